@@ -1,0 +1,106 @@
+import HTTPCaching
+import NIOHTTP1
+import Synchronization
+
+/// The memory tier: stored variants by primary key, a byte budget that is never exceeded, and
+/// an eviction policy that picks what goes when it is full. Every call is thread-safe and short:
+/// one lock, no I/O, no allocation of bodies (they are shared `ByteBuffer`s).
+public final class MemoryStore: Sendable {
+    public struct Stats: Sendable, Equatable {
+        public var objects = 0
+        public var bytes = 0
+        public var evictions = 0
+        public var budget = 0
+    }
+
+    private struct State {
+        var variants: [CacheKey: [Int: StoredResponse]] = [:]
+        var nextVariant = 0
+        var policy: any EvictionPolicy
+        var stats = Stats()
+    }
+
+    private let state: Mutex<State>
+    public let budget: Int
+
+    public init(budget: Int, policy: any EvictionPolicy = LRUPolicy()) {
+        self.budget = budget
+        var s = State(policy: policy)
+        s.stats.budget = budget
+        state = Mutex(s)
+    }
+
+    public var stats: Stats { state.withLock { $0.stats } }
+
+    /// The stored variant that `requestHeaders` select, and records the access.
+    public func lookup(_ key: CacheKey, requestHeaders: HTTPHeaders) -> StoredResponse? {
+        state.withLock { s in
+            guard let variants = s.variants[key] else { return nil }
+            for (id, v) in variants where v.vary.matches(requestHeaders) {
+                s.policy.accessed(EntryID(key: key, variant: id))
+                return v
+            }
+            return nil
+        }
+    }
+
+    /// Stores a response, replacing the variant with the same selector. Evicts first so that the
+    /// budget is never exceeded; a response larger than the whole budget is not stored.
+    /// Returns whether it was stored.
+    @discardableResult
+    public func insert(_ key: CacheKey, _ response: StoredResponse) -> Bool {
+        let cost = response.cost
+        guard cost <= budget else { return false }
+        return state.withLock { s in
+            if let existing = s.variants[key]?.first(where: { $0.value.vary == response.vary }) {
+                Self.remove(&s, EntryID(key: key, variant: existing.key))
+            }
+            while s.stats.bytes + cost > budget, let victim = s.policy.victim() {
+                Self.remove(&s, victim)
+                s.stats.evictions += 1
+            }
+            let id = s.nextVariant
+            s.nextVariant += 1
+            s.variants[key, default: [:]][id] = response
+            s.policy.inserted(EntryID(key: key, variant: id), cost: cost)
+            s.stats.objects += 1
+            s.stats.bytes += cost
+            return true
+        }
+    }
+
+    /// Replaces the stored variant with `selector` by what `update` makes of it (a 304 refresh).
+    /// Returns the updated response, or nil if it is no longer stored.
+    public func update(_ key: CacheKey, vary selector: VarySelector, _ update: (inout StoredResponse) -> Void) -> StoredResponse? {
+        state.withLock { s in
+            guard let (id, old) = s.variants[key]?.first(where: { $0.value.vary == selector }) else { return nil }
+            var new = old
+            update(&new)
+            s.variants[key]![id] = new
+            s.stats.bytes += new.cost - old.cost
+            s.policy.accessed(EntryID(key: key, variant: id))
+            return new
+        }
+    }
+
+    /// Removes every variant of `key`; returns how many.
+    @discardableResult
+    public func remove(_ key: CacheKey) -> Int {
+        state.withLock { s in
+            let ids = s.variants[key].map { Array($0.keys) } ?? []
+            for id in ids { Self.remove(&s, EntryID(key: key, variant: id)) }
+            return ids.count
+        }
+    }
+
+    private static func remove(_ s: inout State, _ id: EntryID) {
+        guard let r = s.variants[id.key]?.removeValue(forKey: id.variant) else {
+            s.policy.removed(id)
+            return
+        }
+        if s.variants[id.key]?.isEmpty == true { s.variants[id.key] = nil }
+        s.policy.removed(id)
+        s.stats.objects -= 1
+        s.stats.bytes -= r.cost
+    }
+}

@@ -1,0 +1,18 @@
+import AsyncHTTPClient
+import CacheStore
+import Topology
+
+/// What every part of one edge shares: its settings, store, collapsing, origin client, clock
+/// and log. Immutable references only, so it is freely shared across event loops.
+struct EdgeContext: Sendable {
+    let config: EdgeConfig
+    let store: MemoryStore
+    let coordinator: FetchCoordinator
+    let client: HTTPClient
+    let clock: @Sendable () -> Double
+    let logger: @Sendable (String) -> Void
+    /// This edge's `Via` entry.
+    let via: String
+
+    func log(_ line: String) { logger("[\(config.name)] \(line)") }
+}

@@ -1,0 +1,271 @@
+import CacheStore
+import HTTPCaching
+import NIOCore
+import NIOHTTP1
+
+/// One client connection's requests, one at a time (NIO's pipelining handler queues the next),
+/// through the request path: receive → key → lookup → fetch → store → deliver. A hit is answered
+/// right here on the event loop from the stored buffer; a miss waits on an `InFlightFetch`.
+final class EdgeHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Mode {
+        /// Waiting for the fetch's first event.
+        case waiting
+        /// Writing the origin's response as it arrives.
+        case streaming
+        /// Collecting the body first, to apply Range or a precondition to it.
+        case buffering(FetchedHead, ByteBuffer)
+    }
+
+    private struct Current {
+        var request: HTTPRequestHead
+        var sequence: Int
+        var key: CacheKey
+        var collapsed = false
+        var mode = Mode.waiting
+    }
+
+    private let edge: EdgeContext
+    private var context: ChannelHandlerContext?
+    private var requestHead: HTTPRequestHead?
+    private var requestBody: ByteBuffer?
+    private var requestBodyTooLarge = false
+    private var sequence = 0
+    private var current: Current?
+
+    init(edge: EdgeContext) {
+        self.edge = edge
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            requestHead = head
+            requestBody = nil
+            requestBodyTooLarge = false
+        case .body(var chunk):
+            guard !requestBodyTooLarge else { return }
+            if (requestBody?.readableBytes ?? 0) + chunk.readableBytes > edge.config.maxRequestBodySize {
+                requestBodyTooLarge = true
+                requestBody = nil
+            } else if requestBody == nil {
+                requestBody = chunk
+            } else {
+                requestBody!.writeBuffer(&chunk)
+            }
+        case .end:
+            guard let head = requestHead else { return }
+            requestHead = nil
+            receive(head, body: requestBody)
+            requestBody = nil
+        }
+    }
+
+    // MARK: receive, key, lookup
+
+    private func receive(_ request: HTTPRequestHead, body: ByteBuffer?) {
+        sequence += 1
+        if requestBodyTooLarge {
+            return writeText(request, .payloadTooLarge, "The request body is larger than this edge's max_request_body_size (\(edge.config.maxRequestBodySize) bytes).\n", close: true)
+        }
+        switch EdgeRequest.receive(request) {
+        case .reject(let status, let message):
+            writeText(request, status, message)
+        case .pass(let target, let reason, _):
+            let key = makeKey(target)
+            current = Current(request: request, sequence: sequence, key: key)
+            let intent: InFlightFetch.StoreIntent = request.method == .GET || request.method == .HEAD ? .ifAllowed : .never
+            fetchAlone(key: key, request: request, intent: intent, reason: reason, body: body)
+        case .lookup(let target):
+            let key = makeKey(target)
+            current = Current(request: request, sequence: sequence, key: key)
+            lookup(key, request)
+        }
+    }
+
+    private func makeKey(_ target: String) -> CacheKey {
+        CacheKey(scheme: edge.config.origin.scheme, authority: edge.config.origin.authority, pathAndQuery: target)
+    }
+
+    private func lookup(_ key: CacheKey, _ request: HTTPRequestHead) {
+        let now = edge.clock()
+        guard let stored = edge.store.lookup(key, requestHeaders: request.headers) else {
+            return collapse(key, request, revalidating: nil)
+        }
+        switch stored.freshness.state(at: now) {
+        case .fresh:
+            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: now))))
+        case .staleWhileRevalidate:
+            // RFC 5861 §3: serve stale now, refresh in the background (collapsed like any fetch).
+            var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: now).rounded(.down)))
+            status.detail = "stale-while-revalidate"
+            deliver(stored, status)
+            let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: "stale")
+            let edge = self.edge
+            edge.coordinator.startBackground(key) { InFlightFetch(plan: plan, edge: edge) }?.start(body: nil, clientAddress: nil)
+        case .mustValidate:
+            collapse(key, request, revalidating: stored)
+        }
+    }
+
+    // MARK: fetch
+
+    private func collapse(_ key: CacheKey, _ request: HTTPRequestHead, revalidating: StoredResponse?) {
+        let plan = InFlightFetch.Plan(
+            key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed,
+            revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale"
+        )
+        let edge = self.edge
+        switch edge.coordinator.join(key, waiter: makeWaiter(request), store: edge.store, makeFetch: { InFlightFetch(plan: plan, edge: edge) }) {
+        case .joined:
+            current?.collapsed = true
+        case .started(let fetch):
+            fetch.start(body: nil, clientAddress: clientAddress)
+        case .stored(let stored):
+            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: edge.clock()))))
+        case .alone:
+            fetchAlone(key: key, request: request, intent: .ifAllowed, reason: plan.forwardReason, body: nil, revalidating: revalidating)
+        }
+    }
+
+    /// A fetch for this request only, not collapsed with any other.
+    private func fetchAlone(
+        key: CacheKey, request: HTTPRequestHead, intent: InFlightFetch.StoreIntent, reason: String, body: ByteBuffer?,
+        revalidating: StoredResponse? = nil
+    ) {
+        let plan = InFlightFetch.Plan(key: key, method: request.method, requestHeaders: request.headers, intent: intent, revalidating: revalidating, forwardReason: reason)
+        let fetch = InFlightFetch(plan: plan, edge: edge)
+        var waiter = makeWaiter(request)
+        waiter.isInitiator = true
+        _ = fetch.join(waiter)
+        fetch.start(body: body, clientAddress: clientAddress)
+    }
+
+    private var clientAddress: String? { context?.channel.remoteAddress?.ipAddress }
+
+    private func makeWaiter(_ request: HTTPRequestHead) -> InFlightFetch.Waiter {
+        guard let context else { return InFlightFetch.Waiter(deliver: { _ in }, requestHeaders: request.headers, isInitiator: false) }
+        let loop = context.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let sequence = self.sequence
+        return InFlightFetch.Waiter(
+            deliver: { event in loop.execute { bound.value.fetchEvent(event, sequence: sequence) } },
+            requestHeaders: request.headers, isInitiator: false
+        )
+    }
+
+    // MARK: deliver
+
+    private func fetchEvent(_ event: FetchEvent, sequence: Int) {
+        guard var cur = current, cur.sequence == sequence else { return }
+        switch (event, cur.mode) {
+        case (.head(let head), .waiting):
+            if cur.request.method == .HEAD {
+                writeHead(cur, head)
+                return finish(cur.request)
+            }
+            if head.status == .ok, let length = head.contentLength, length <= edge.config.maxObjectSize, Self.needsWholeBody(cur.request) {
+                cur.mode = .buffering(head, ByteBuffer())
+                current = cur
+                return
+            }
+            writeHead(cur, head)
+            cur.mode = .streaming
+            current = cur
+        case (.body(let chunk), .streaming):
+            context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+        case (.body(var chunk), .buffering(let head, var body)):
+            body.writeBuffer(&chunk)
+            cur.mode = .buffering(head, body)
+            current = cur
+        case (.end, .streaming):
+            finish(cur.request)
+        case (.end, .buffering(let head, let body)):
+            let now = edge.clock()
+            let whole = StoredResponse(
+                status: head.status, headers: head.headers, body: body,
+                freshness: Freshness(lifetime: 0, correctedInitialAge: head.age, responseTime: now), vary: head.vary
+            )
+            deliver(whole, head.cacheStatus)
+        case (.failed(let failure), .waiting), (.failed(let failure), .buffering):
+            var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
+            status.collapsed = cur.collapsed
+            writeText(cur.request, failure.status, failure.message + "\n", cacheStatus: status)
+        case (.failed, .streaming):
+            // Mid-body: the client must see a broken response, never a short "complete" one.
+            current = nil
+            context?.close(promise: nil)
+        case (.stored(let stored, let status), .waiting):
+            deliver(stored, status)
+        case (.fetchAlone, .waiting):
+            fetchAlone(key: cur.key, request: cur.request, intent: .ifAllowed, reason: "miss", body: nil)
+        default:
+            break
+        }
+    }
+
+    /// Range and preconditions are answered on the whole stored representation.
+    private static func needsWholeBody(_ request: HTTPRequestHead) -> Bool {
+        request.headers.contains(name: "range") || request.headers.contains(name: "if-none-match")
+            || request.headers.contains(name: "if-modified-since")
+    }
+
+    private func writeHead(_ cur: Current, _ head: FetchedHead) {
+        var headers = head.headers
+        var status = head.cacheStatus
+        status.collapsed = cur.collapsed
+        ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: status, via: edge.via)
+        if !cur.request.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: cur.request.version, status: head.status, headers: headers))), promise: nil)
+        context?.flush()
+    }
+
+    private func deliver(_ stored: StoredResponse, _ status: CacheStatus) {
+        guard let cur = current else { return }
+        var status = status
+        status.collapsed = cur.collapsed
+        let response = ResponseDelivery.fromStored(stored, request: cur.request, now: edge.clock(), cacheStatus: status, via: edge.via)
+        write(cur.request, response.status, response.headers, response.body)
+    }
+
+    private func writeText(_ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, close: Bool = false, cacheStatus: CacheStatus? = nil) {
+        var headers: HTTPHeaders = [
+            "Content-Type": "text/plain; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Date": HTTPDate.format(edge.clock()),
+        ]
+        headers.add(name: "Via", value: edge.via)
+        headers.add(name: "Cache-Status", value: (cacheStatus ?? CacheStatus(cacheName: edge.config.name, outcome: .forward("bypass"))).headerValue)
+        headers.add(name: "Content-Length", value: String(text.utf8.count))
+        if close { headers.add(name: "Connection", value: "close") }
+        let buffer = context?.channel.allocator.buffer(string: text)
+        write(request, status, headers, buffer, close: close)
+    }
+
+    private func write(_ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ headers: HTTPHeaders, _ body: ByteBuffer?, close: Bool = false) {
+        guard let context else { return }
+        var headers = headers
+        if !request.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if let body, body.readableBytes > 0, request.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        finish(request, close: close)
+    }
+
+    /// Ends the response; the pipelining handler then lets the next request through.
+    private func finish(_ request: HTTPRequestHead, close: Bool = false) {
+        current = nil
+        guard let context else { return }
+        if close || !request.isKeepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import CacheStore
+import HTTPCaching
+import Synchronization
+
+/// Request collapsing: at most one origin fetch per cache key at a time; everyone else waits on
+/// it. Keys whose last response could not be shared are not collapsed for a while (Varnish's
+/// hit-for-miss), so private responses are not fetched one waiter after another.
+final class FetchCoordinator: Sendable {
+    private struct State {
+        var inFlight: [CacheKey: InFlightFetch] = [:]
+        var uncollapsibleUntil: [CacheKey: Double] = [:]
+    }
+
+    enum JoinOutcome {
+        /// Waiting on a fetch already under way.
+        case joined
+        /// The caller's fetch was registered: start it.
+        case started(InFlightFetch)
+        /// Fresh in the store after all (stored between the caller's lookup and now).
+        case stored(StoredResponse)
+        /// Not collapsible now: the caller fetches alone.
+        case alone
+    }
+
+    private let state = Mutex(State())
+    private let clock: @Sendable () -> Double
+    static let uncollapsibleSeconds = 30.0
+
+    init(clock: @escaping @Sendable () -> Double) {
+        self.clock = clock
+    }
+
+    /// Joins the fetch for `key` or registers `makeFetch()` as it.
+    func join(
+        _ key: CacheKey, waiter: InFlightFetch.Waiter, store: MemoryStore, makeFetch: () -> InFlightFetch
+    ) -> JoinOutcome {
+        let now = clock()
+        return state.withLock { s in
+            if let until = s.uncollapsibleUntil[key] {
+                if until > now { return .alone }
+                s.uncollapsibleUntil[key] = nil
+            }
+            if let f = s.inFlight[key], f.join(waiter) { return .joined }
+            if let stored = store.lookup(key, requestHeaders: waiter.requestHeaders), stored.freshness.state(at: now) == .fresh {
+                return .stored(stored)
+            }
+            let f = makeFetch()
+            var initiator = waiter
+            initiator.isInitiator = true
+            _ = f.join(initiator)
+            s.inFlight[key] = f
+            return .started(f)
+        }
+    }
+
+    /// Registers a background revalidation unless a fetch for `key` is under way.
+    func startBackground(_ key: CacheKey, makeFetch: () -> InFlightFetch) -> InFlightFetch? {
+        state.withLock { s in
+            guard s.inFlight[key] == nil else { return nil }
+            let f = makeFetch()
+            s.inFlight[key] = f
+            return f
+        }
+    }
+
+    func detach(_ key: CacheKey, _ fetch: InFlightFetch) {
+        state.withLock { s in
+            if s.inFlight[key] === fetch { s.inFlight[key] = nil }
+        }
+    }
+
+    func markUncollapsible(_ key: CacheKey) {
+        let until = clock() + Self.uncollapsibleSeconds
+        state.withLock { $0.uncollapsibleUntil[key] = until }
+    }
+
+    var inFlightCount: Int { state.withLock { $0.inFlight.count } }
+}

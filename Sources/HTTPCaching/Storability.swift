@@ -1,0 +1,41 @@
+import NIOHTTP1
+
+/// Whether a shared cache may store a response (RFC 9111 §3), and why not when it may not.
+public enum Storability: Sendable, Equatable {
+    case storable
+    case notStorable(reason: String)
+
+    /// Statuses this cache understands well enough to store (§3: "the response status code is
+    /// final" and understood). 206 is never stored: the edge always fetches whole objects.
+    public static let understoodStatuses: Set<Int> = [200, 203, 204, 300, 301, 302, 307, 308, 404, 405, 410, 414, 501]
+
+    public static func decide(
+        method: HTTPMethod, requestHeaders: HTTPHeaders, status: Int, responseHeaders: HTTPHeaders
+    ) -> Storability {
+        guard method == .GET || method == .HEAD else { return .notStorable(reason: "method") }
+        guard understoodStatuses.contains(status) else { return .notStorable(reason: "status \(status)") }
+        let requestCC = CacheControl(headers: requestHeaders)
+        if requestCC.noStore { return .notStorable(reason: "request no-store") }
+        let cc = CacheControl(headers: responseHeaders)
+        if cc.noStore { return .notStorable(reason: "no-store") }
+        if cc.isPrivate { return .notStorable(reason: "private") }
+        // §3.5: a response to a request with Authorization is stored only when it says so.
+        if requestHeaders.contains(name: "authorization"),
+           !(cc.isPublic || cc.sharedMaxAge != nil || cc.mustRevalidate) {
+            return .notStorable(reason: "authorization")
+        }
+        if responseHeaders[canonicalForm: "vary"].contains(where: { $0.trimmingSpaces() == "*" }) {
+            return .notStorable(reason: "vary *")
+        }
+        // Not an RFC rule but every CDN's: a cookie-setting response is somebody's session, so it
+        // is stored only when the origin explicitly marks it shareable.
+        if responseHeaders.contains(name: "set-cookie"), !(cc.isPublic || cc.sharedMaxAge != nil) {
+            return .notStorable(reason: "set-cookie")
+        }
+        let explicit = FreshnessLifetime.isExplicit(headers: responseHeaders, cacheControl: cc)
+        if explicit || cc.isPublic || cc.noCache || FreshnessLifetime.heuristicallyCacheable.contains(status) {
+            return .storable
+        }
+        return .notStorable(reason: "no freshness information for status \(status)")
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import HTTPServer
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+import Topology
+
+/// `outpost origin`: serves a folder with validators, ranges and per-path Cache-Control.
+public final class OriginServer: Sendable {
+    public let config: OriginConfig
+    let files: FileLookup
+    let threadPool: NIOThreadPool
+    let clock: @Sendable () -> Double
+    private let logger: (@Sendable (String) -> Void)?
+    private let listener: Mutex<HTTPListener?> = Mutex(nil)
+    private let requests = Atomic<Int>(0)
+    private let perPath = Mutex<[String: Int]>([:])
+
+    /// Requests received so far (all methods, all outcomes).
+    public var requestCount: Int { requests.load(ordering: .relaxed) }
+
+    /// Requests received for one request target (as sent, query included).
+    public func requestCount(for target: String) -> Int { perPath.withLock { $0[target] ?? 0 } }
+
+    public init(
+        config: OriginConfig, threadPool: NIOThreadPool = .singleton,
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        log: (@Sendable (String) -> Void)? = nil
+    ) throws {
+        self.config = config
+        self.files = try FileLookup(root: config.root)
+        self.threadPool = threadPool
+        self.clock = clock
+        self.logger = log
+    }
+
+    /// Binds the listener; returns the bound port.
+    @discardableResult
+    public func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> Int {
+        let l = try await HTTPListener.bind(host: config.listen.host, port: config.listen.port, group: group) { [self] in
+            StaticFileHandler(server: self)
+        }
+        listener.withLock { $0 = l }
+        return l.port
+    }
+
+    public var port: Int { listener.withLock { $0?.port ?? 0 } }
+
+    public func stop() async {
+        let l = listener.withLock { $0 }
+        await l?.close()
+    }
+
+    func countRequest(_ head: HTTPRequestHead) {
+        requests.add(1, ordering: .relaxed)
+        perPath.withLock { $0[head.uri, default: 0] += 1 }
+        log("\(head.method) \(head.uri)")
+    }
+
+    func log(_ line: String) { logger?(line) }
+}
+

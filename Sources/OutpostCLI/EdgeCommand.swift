@@ -1,0 +1,91 @@
+import ArgumentParser
+import Edge
+import Foundation
+import Origin
+import Topology
+
+struct EdgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edge",
+        abstract: "Run one edge cache.",
+        discussion: "Settings come from --config (TOML); flags override the file. Without a file, flags alone describe the edge."
+    )
+
+    @Option(help: "The edge's TOML file, e.g. edges/eu-west-1.toml.") var config: String?
+    @Option(help: "Edge name (appears in Cache-Status and Via).") var name: String?
+    @Option(help: "Public listener, HOST:PORT.") var listen: String?
+    @Option(help: "Origin URL, e.g. http://127.0.0.1:8080.") var origin: String?
+    @Option(help: "Memory cache budget, e.g. 64MiB (B, KiB, MiB, GiB).") var cacheSize: String?
+    @Option(help: "Largest object stored; larger ones are streamed through.") var maxObjectSize: String?
+    @Flag(help: .hidden) var exitWithParent = false
+
+    func run() async throws {
+        let edgeConfig = try resolvedConfig()
+        let server = EdgeServer(config: edgeConfig, log: { Log.line($0) })
+        do {
+            try await server.start()
+        } catch {
+            throw OperatorError("edge \(edgeConfig.name) cannot listen on \(edgeConfig.listen): \(error). Is another process using it?")
+        }
+        Log.line("[\(edgeConfig.name)] listening on \(edgeConfig.listen.httpURL), origin \(edgeConfig.origin), cache \(ByteSize.format(edgeConfig.cacheSize))")
+        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
+        Log.line("[\(edgeConfig.name)] stopping (\(why))")
+        await server.stop()
+    }
+
+    func resolvedConfig() throws -> EdgeConfig {
+        var c: EdgeConfig
+        do {
+            c = try config.map { path throws(ConfigError) in try EdgeConfig.load(file: path) } ?? EdgeConfig()
+        } catch {
+            throw OperatorError("\(error)")
+        }
+        if let name { c.name = name }
+        if let listen {
+            guard let a = ListenAddress(listen) else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
+            c.listen = a
+        }
+        if let origin {
+            guard let o = OriginURL(origin) else { throw ValidationError("--origin '\(origin)' is not an http:// URL with a host and no path") }
+            c.origin = o
+        }
+        if let cacheSize {
+            guard let n = ByteSize.parse(cacheSize) else { throw ValidationError("--cache-size '\(cacheSize)' is not a size; write e.g. 64MiB") }
+            c.cacheSize = n
+        }
+        if let maxObjectSize {
+            guard let n = ByteSize.parse(maxObjectSize) else { throw ValidationError("--max-object-size '\(maxObjectSize)' is not a size; write e.g. 16MiB") }
+            c.maxObjectSize = n
+        }
+        return c
+    }
+}
+
+struct OriginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "origin", abstract: "Serve a folder as the CDN's origin.")
+
+    @Option(help: "The origin's TOML file.") var config = "origin/origin.toml"
+    @Option(help: "Listener, HOST:PORT (overrides the file).") var listen: String?
+    @Flag(help: "Log every request to standard error.") var verbose = false
+    @Flag(help: .hidden) var exitWithParent = false
+
+    func run() async throws {
+        var c: OriginConfig
+        do { c = try OriginConfig.load(file: config) } catch { throw OperatorError("\(error)") }
+        if let listen {
+            guard let a = ListenAddress(listen) else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
+            c.listen = a
+        }
+        let verbose = self.verbose
+        let server = try OriginServer(config: c, log: { line in if verbose { Log.line("[origin] \(line)") } })
+        do {
+            try await server.start()
+        } catch {
+            throw OperatorError("the origin cannot listen on \(c.listen): \(error). Is another process using it?")
+        }
+        Log.line("[origin] serving \(c.root) on \(c.listen.httpURL)")
+        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
+        Log.line("[origin] stopping (\(why))")
+        await server.stop()
+    }
+}

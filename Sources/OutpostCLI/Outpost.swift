@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Outpost: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "outpost",
+        abstract: "A self-hostable CDN: origin, edge caches and the tools to run them.",
+        subcommands: [Up.self, EdgeCommand.self, OriginCommand.self, Fleet.self]
+    )
+}

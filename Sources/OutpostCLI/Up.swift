@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import Topology
+
+struct Up: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start the whole local CDN: the origin and every edge of the fleet, each as its own process.",
+        discussion: "Ctrl-C stops them all. Each edge runs as a child process, so one can be killed while the rest go on."
+    )
+
+    @OptionGroup var fleet: FleetOptions
+    @Option(help: "The origin's TOML file (default: origin_config from the fleet file).") var originConfig: String?
+    @Flag(help: "Log every origin request.") var verbose = false
+
+    func run() async throws {
+        let f = try fleet.load()
+        let originFile = originConfig ?? f.originConfigFile ?? "origin/origin.toml"
+        let origin: OriginConfig
+        do { origin = try OriginConfig.load(file: originFile) } catch { throw OperatorError("\(error)") }
+        if origin.listen.port != f.origin.port || (origin.listen.host != f.origin.host && origin.listen.host != "0.0.0.0") {
+            Log.line("warning: \(fleet.file) says the origin is \(f.origin) but \(originFile) listens on \(origin.listen); the edges will use \(f.origin)")
+        }
+        let exe = Self.executablePath()
+        let children = ChildProcesses()
+        var originArgs = ["origin", "--config", originFile, "--exit-with-parent"]
+        if verbose { originArgs.append("--verbose") }
+        try children.spawn(name: "origin", executable: exe, arguments: originArgs)
+        try await children.waitUntilListening(name: "origin", host: origin.listen.host, port: origin.listen.port)
+        for edge in f.allEdges {
+            try children.spawn(name: edge.name, executable: exe, arguments: ["edge", "--config", edge.file ?? "", "--exit-with-parent"])
+        }
+        for edge in f.allEdges {
+            try await children.waitUntilListening(name: edge.name, host: edge.listen.host, port: edge.listen.port)
+        }
+        print(Self.banner(f, origin: origin))
+        fflush(stdout)
+        let why = await Lifecycle.waitForStop(watchParent: false)
+        print("\nstopping (\(why)) …")
+        await children.stopAll()
+        print("all stopped.")
+    }
+
+    static func banner(_ f: FleetConfig, origin: OriginConfig) -> String {
+        var rows: [[String]] = [["origin", "-", origin.listen.httpURL, "serves \(origin.root)"]]
+        for dc in f.dataCenters {
+            for e in dc.edges { rows.append([e.name, dc.name, e.listen.httpURL, "cache \(ByteSize.format(e.cacheSize))"]) }
+        }
+        let first = f.allEdges[0]
+        let url = first.listen.httpURL
+        return """
+
+        Outpost is up: the origin and \(f.allEdges.count) edges in \(f.dataCenters.count) data centers.
+
+        \(Table.render(header: ["process", "data center", "address", ""], rows: rows))
+
+        Try:
+          curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'    # first: fwd=miss
+          curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'    # again: hit, with Age
+          curl -s -r 0-99 \(url)/media/roastery-tour.bin | wc -c                        # a Range from the cache
+          outpost fleet --json                                               # the fleet, for scripts
+
+        Ctrl-C stops everything.
+        """
+    }
+
+    static func executablePath() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+/// The child processes of `outpost up`. Each gets a pipe as standard input; closing it (or this
+/// process dying) tells the child to exit, so no edge outlives the command that started it.
+final class ChildProcesses: @unchecked Sendable {
+    private var children: [(name: String, process: Process, stdin: Pipe)] = []
+    private let lock = NSLock()
+    private var stopping = false
+
+    func spawn(name: String, executable: String, arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let stdin = Pipe()
+        p.standardInput = stdin
+        p.terminationHandler = { [weak self] proc in
+            guard let self else { return }
+            self.lock.lock()
+            let quiet = self.stopping
+            self.lock.unlock()
+            if !quiet { Log.line("! \(name) exited (status \(proc.terminationStatus)); the others go on. Restart it with: outpost \(arguments.dropLast().joined(separator: " "))") }
+        }
+        do { try p.run() } catch {
+            throw OperatorError("could not start \(name) (\(executable) \(arguments.joined(separator: " "))): \(error)")
+        }
+        lock.lock()
+        children.append((name, p, stdin))
+        lock.unlock()
+    }
+
+    func waitUntilListening(name: String, host: String, port: Int, timeout: Double = 15) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if TCPProbe.accepts(host: host, port: port) { return }
+            if let child = lock.withLock({ children.first { $0.name == name } }), !child.process.isRunning {
+                await stopAll()
+                throw OperatorError("\(name) exited before listening on \(host):\(port); see its error above")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await stopAll()
+        throw OperatorError("\(name) did not listen on \(host):\(port) within \(Int(timeout)) s")
+    }
+
+    func stopAll() async {
+        let all = lock.withLock {
+            stopping = true
+            return children
+        }
+        for c in all where c.process.isRunning { kill(c.process.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(5)
+        while all.contains(where: { $0.process.isRunning }), Date() < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for c in all where c.process.isRunning {
+            Log.line("! \(c.name) did not stop within 5 s; killing it")
+            kill(c.process.processIdentifier, SIGKILL)
+        }
+    }
+}
+
+/// Is something accepting TCP connections at host:port? (IPv4 literal hosts.)
+enum TCPProbe {
+    static func accepts(host: String, port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host == "0.0.0.0" ? "127.0.0.1" : host, &addr.sin_addr) == 1 else { return false }
+        return withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+/// One edge's settings (`edges/<name>.toml`). Every field has a default that serves the demo.
+public struct EdgeConfig: Sendable, Equatable {
+    public var name: String
+    public var dataCenter: String
+    public var listen: ListenAddress
+    public var origin: OriginURL
+    /// Memory budget of the cache in bytes.
+    public var cacheSize: Int
+    /// Larger responses are streamed through and not stored.
+    public var maxObjectSize: Int
+    /// Largest request body a pass (POST, PUT, …) may carry to the origin.
+    public var maxRequestBodySize: Int
+    /// Seconds to wait for the origin's response head.
+    public var originTimeout: Double
+    /// File this came from, if any.
+    public var file: String?
+
+    public static let keys: Set<String> = [
+        "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
+    ]
+
+    public init(
+        name: String = "edge", dataCenter: String = "local", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8081),
+        origin: OriginURL = OriginURL("http://127.0.0.1:8080")!, cacheSize: Int = 64 << 20, maxObjectSize: Int = 16 << 20,
+        maxRequestBodySize: Int = 8 << 20, originTimeout: Double = 10, file: String? = nil
+    ) {
+        self.name = name
+        self.dataCenter = dataCenter
+        self.listen = listen
+        self.origin = origin
+        self.cacheSize = cacheSize
+        self.maxObjectSize = maxObjectSize
+        self.maxRequestBodySize = maxRequestBodySize
+        self.originTimeout = originTimeout
+        self.file = file
+    }
+
+    public static func load(file: String) throws(ConfigError) -> EdgeConfig {
+        try EdgeConfig(section: ConfigSection.load(file: file))
+    }
+
+    public init(section s: ConfigSection) throws(ConfigError) {
+        try s.rejectUnknownKeys(Self.keys)
+        self.init(file: s.file)
+        name = try s.requiredString("name")
+        guard EdgeConfig.isValidName(name) else { throw s.error("name", "'\(name)' must be letters, digits, '-' or '_' (it appears in headers)") }
+        dataCenter = try s.string("data_center") ?? dataCenter
+        listen = try s.listenAddress("listen") ?? listen
+        if let o = try s.string("origin") {
+            guard let url = OriginURL(o) else { throw s.error("origin", "'\(o)' is not an http:// or https:// URL with a host") }
+            origin = url
+        }
+        cacheSize = try s.byteSize("cache_size") ?? cacheSize
+        maxObjectSize = try s.byteSize("max_object_size") ?? maxObjectSize
+        maxRequestBodySize = try s.byteSize("max_request_body_size") ?? maxRequestBodySize
+        originTimeout = try s.double("origin_timeout") ?? originTimeout
+        guard originTimeout > 0 else { throw s.error("origin_timeout", "must be more than 0 seconds") }
+    }
+
+    static func isValidName(_ s: String) -> Bool {
+        !s.isEmpty && s.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || $0 == "-" || $0 == "_" }
+    }
+}
+
+/// The origin an edge pulls from: scheme, host and port, and nothing else (no path, no query),
+/// so that the edge can never be turned into a proxy for another host.
+public struct OriginURL: Sendable, Hashable, CustomStringConvertible {
+    public var scheme: String
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let c = URLComponents(string: text), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = c.host, !host.isEmpty, c.path.isEmpty || c.path == "/", c.query == nil, c.user == nil
+        else { return nil }
+        self.scheme = scheme
+        self.host = host
+        self.port = c.port ?? (scheme == "https" ? 443 : 80)
+    }
+
+    /// `host` or `host:port` as a Host header carries it.
+    public var authority: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        let defaultPort = scheme == "https" ? 443 : 80
+        return port == defaultPort ? h : "\(h):\(port)"
+    }
+
+    public var description: String { "\(scheme)://\(authority)" }
+}
