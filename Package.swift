@@ -67,19 +67,29 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(name: "HTTPCachingTests", dependencies: ["HTTPCaching"], swiftSettings: strict),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore"], swiftSettings: strict),
-        .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strict),
+        .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["OutpostCLI", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "OriginTests",
-            dependencies: ["Origin", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: ["Origin", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Origin",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "Edge", "Origin", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict

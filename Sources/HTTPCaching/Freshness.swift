@@ -101,7 +101,7 @@ public struct Freshness: Sendable, Equatable {
     public func state(at now: Double) -> FreshnessState {
         let ttl = timeToLive(at: now)
         if !requiresValidation && ttl > 0 { return .fresh }
-        if !requiresValidation && -ttl <= staleWhileRevalidate { return .staleWhileRevalidate }
+        if !requiresValidation && staleWhileRevalidate > 0 && -ttl <= staleWhileRevalidate { return .staleWhileRevalidate }
         return .mustValidate
     }
 

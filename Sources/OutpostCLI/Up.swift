@@ -33,7 +33,7 @@ struct Up: AsyncParsableCommand {
             try await children.waitUntilListening(name: edge.name, host: edge.listen.host, port: edge.listen.port)
         }
         print(Self.banner(f, origin: origin))
-        fflush(stdout)
+        fflush(nil)
         let why = await Lifecycle.waitForStop(watchParent: false)
         print("\nstopping (\(why)) …")
         await children.stopAll()

@@ -1,0 +1,28 @@
+import HTTPCaching
+import Testing
+
+@Suite struct HTTPDateTests {
+    // RFC 9110 §5.6.7's own example, in its three forms.
+    @Test(arguments: ["Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994"])
+    func parsesAllThreeForms(_ text: String) {
+        #expect(HTTPDate.parse(text) == 784_111_777)
+    }
+
+    @Test(arguments: ["", "0", "-1", "yesterday", "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 CET"])
+    func rejectsInvalidDates(_ text: String) {
+        #expect(HTTPDate.parse(text) == nil)
+    }
+
+    @Test func formatsIMFFixdate() {
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(951_782_400) == "Tue, 29 Feb 2000 00:00:00 GMT")
+    }
+
+    @Test func roundTripsOverManyDays() {
+        for day in stride(from: 0.0, to: 40_000, by: 37) {
+            let t = day * 86_400 + 3_723
+            #expect(HTTPDate.parse(HTTPDate.format(t)) == t)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import HTTPCaching
+import NIOHTTP1
+import Testing
+
+@Suite struct StorabilityTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var method: HTTPMethod = .GET
+        var request: [(String, String)] = []
+        var status = 200
+        var response: [(String, String)]
+        var storable: Bool
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        .init(name: "max-age", response: [("Cache-Control", "max-age=60")], storable: true),
+        .init(name: "no-store", response: [("Cache-Control", "max-age=60, no-store")], storable: false),
+        .init(name: "request no-store", request: [("Cache-Control", "no-store")], response: [("Cache-Control", "max-age=60")], storable: false),
+        .init(name: "private", response: [("Cache-Control", "private, max-age=60")], storable: false),
+        .init(name: "no-cache is stored (and always revalidated)", response: [("Cache-Control", "no-cache")], storable: true),
+        .init(name: "Authorization without permission", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "max-age=60")], storable: false),
+        .init(name: "Authorization with public", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "public, max-age=60")], storable: true),
+        .init(name: "Authorization with s-maxage", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "s-maxage=60")], storable: true),
+        .init(name: "Authorization with must-revalidate", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "max-age=6, must-revalidate")], storable: true),
+        .init(name: "Set-Cookie without public", response: [("Cache-Control", "max-age=60"), ("Set-Cookie", "s=1")], storable: false),
+        .init(name: "Set-Cookie with public", response: [("Cache-Control", "public, max-age=60"), ("Set-Cookie", "s=1")], storable: true),
+        .init(name: "Vary: *", response: [("Cache-Control", "max-age=60"), ("Vary", "*")], storable: false),
+        .init(name: "POST", method: .POST, response: [("Cache-Control", "max-age=60")], storable: false),
+        .init(name: "500", status: 500, response: [("Cache-Control", "max-age=60")], storable: false),
+        .init(name: "206 is never stored", status: 206, response: [("Cache-Control", "max-age=60")], storable: false),
+        .init(name: "200 with no freshness information (heuristic status)", response: [], storable: true),
+        .init(name: "302 with no freshness information", status: 302, response: [], storable: false),
+        .init(name: "302 with max-age", status: 302, response: [("Cache-Control", "max-age=60")], storable: true),
+        .init(name: "404 heuristically", status: 404, response: [], storable: true),
+    ]
+
+    @Test(arguments: cases)
+    func decide(_ c: Case) {
+        let d = Storability.decide(method: c.method, requestHeaders: HTTPHeaders(c.request), status: c.status, responseHeaders: HTTPHeaders(c.response))
+        #expect((d == .storable) == c.storable, "\(d)")
+    }
+}

@@ -1,0 +1,118 @@
+import TestSupport
+import Testing
+@testable import Topology
+
+@Suite struct ConfigTests {
+    @Test func edgeConfigWithDefaults() throws {
+        let dir = TemporaryFolder()
+        let file = dir.write("e.toml", "name = \"e1\"\nlisten = \"127.0.1.9:8081\"\ncache_size = \"32MiB\"\n")
+        let c = try EdgeConfig.load(file: file)
+        #expect(c.name == "e1" && c.listen == ListenAddress(host: "127.0.1.9", port: 8081))
+        #expect(c.cacheSize == 32 << 20)
+        #expect(c.maxObjectSize == 16 << 20)
+        #expect(c.origin.description == "http://127.0.0.1:8080")
+    }
+
+    @Test(arguments: [
+        ("name = \"e\"\ncache_size = \"lots\"", 2, "cache_size", "not a size"),
+        ("name = \"e\"\nlisten = \"nowhere\"", 2, "listen", "HOST:PORT"),
+        ("name = \"e\"\norigin = \"ftp://x\"", 2, "origin", "http://"),
+        ("name = \"e\"\norigin = \"http://o/path\"", 2, "origin", "http://"),
+        ("name = \"e\"\ncache_sise = \"1MiB\"", 2, "cache_sise", "unknown setting"),
+        ("listen = \"127.0.0.1:1\"", nil, "name", "required"),
+        ("name = \"bad name\"", 1, "name", "letters"),
+        ("name = 5", 1, "name", "expected a string"),
+        ("name = \"e\"\norigin_timeout = 0", 2, "origin_timeout", "more than 0"),
+    ] as [(String, Int?, String, String)])
+    func badEdgeConfigNamesFileLineAndField(_ text: String, _ line: Int?, _ field: String, _ fragment: String) {
+        let dir = TemporaryFolder()
+        let file = dir.write("bad.toml", text)
+        #expect {
+            _ = try EdgeConfig.load(file: file)
+        } throws: { error in
+            guard let e = error as? ConfigError else { return false }
+            return e.file == file && e.line == line && e.field == field && e.message.contains(fragment)
+        }
+    }
+
+    @Test func missingFileSaysSo() {
+        #expect {
+            _ = try EdgeConfig.load(file: "/nonexistent/e.toml")
+        } throws: { error in
+            "\(error)".contains("/nonexistent/e.toml") && "\(error)".contains("cannot read")
+        }
+    }
+
+    @Test func theRepositoryFleetLoads() throws {
+        let fleet = try FleetConfig.load(file: repositoryRoot + "/edges/fleet.toml")
+        #expect(fleet.dataCenters.count >= 3)
+        #expect(fleet.dataCenters.allSatisfy { $0.edges.count >= 2 })
+        let addresses = Set(fleet.allEdges.map(\.listen.host))
+        #expect(addresses.count == fleet.allEdges.count, "each edge has its own loopback address")
+        #expect(addresses.allSatisfy { $0.hasPrefix("127.") })
+        let origin = try OriginConfig.load(file: fleet.originConfigFile!)
+        #expect(origin.listen.port == fleet.origin.port)
+        #expect(origin.cacheControl(forPath: "/assets/app.3f9a2c1b.js").contains("immutable"))
+        #expect(origin.cacheControl(forPath: "/index.html").contains("max-age=30"))
+    }
+
+    @Test func fleetRejectsMismatchedDataCenter() {
+        let dir = TemporaryFolder()
+        dir.write("e1.toml", "name = \"e1\"\ndata_center = \"us\"\nlisten = \"127.0.1.1:8080\"\n")
+        let fleet = dir.write("fleet.toml", """
+            origin = "http://127.0.0.1:8080"
+            [[data_centers]]
+            name = "eu"
+            location = { lat = 1, lon = 2 }
+            edges = ["e1.toml"]
+            """)
+        #expect {
+            _ = try FleetConfig.load(file: fleet)
+        } throws: { error in
+            "\(error)".contains("e1.toml") && "\(error)".contains("data_center") && "\(error)".contains("'eu'")
+        }
+    }
+
+    @Test func fleetRejectsDuplicateAddresses() {
+        let dir = TemporaryFolder()
+        dir.write("e1.toml", "name = \"e1\"\ndata_center = \"eu\"\nlisten = \"127.0.1.1:8080\"\n")
+        dir.write("e2.toml", "name = \"e2\"\ndata_center = \"eu\"\nlisten = \"127.0.1.1:8080\"\n")
+        let fleet = dir.write("fleet.toml", """
+            origin = "http://127.0.0.1:8080"
+            [[data_centers]]
+            name = "eu"
+            location = { lat = 1, lon = 200 }
+            edges = ["e1.toml", "e2.toml"]
+            """)
+        #expect {
+            _ = try FleetConfig.load(file: fleet)
+        } throws: { error in
+            guard let e = error as? ConfigError else { return false }
+            return e.line == 4 && e.field == "data_centers[0].location.lon"
+        }
+    }
+
+    @Test(arguments: [("64MiB", 64 << 20), ("1GiB", 1 << 30), ("512KiB", 512 << 10), ("100B", 100), ("100", 100), ("1.5MiB", 3 << 19)] as [(String, Int)])
+    func byteSizes(_ text: String, _ bytes: Int) {
+        #expect(ByteSize.parse(text) == bytes)
+    }
+
+    @Test(arguments: ["", "MiB", "-1MiB", "64MB", "ten"])
+    func badByteSizes(_ text: String) {
+        #expect(ByteSize.parse(text) == nil)
+    }
+
+    @Test(arguments: [
+        ("/assets/*.[0-9a-f][0-9a-f].js", "/assets/app.3f.js", true),
+        ("/assets/*.[0-9a-f][0-9a-f].js", "/assets/app.zz.js", false),
+        ("/assets/*.js", "/assets/sub/app.js", false),
+        ("/**.html", "/blog/post.html", true),
+        ("/**.html", "/index.html", true),
+        ("/media/**", "/media/a/b.bin", true),
+        ("/?.txt", "/a.txt", true),
+        ("/?.txt", "/ab.txt", false),
+    ])
+    func globs(_ pattern: String, _ path: String, _ matches: Bool) {
+        #expect(PathGlob(pattern).matches(path) == matches)
+    }
+}
