@@ -44,6 +44,10 @@ final class EdgeHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
+        case .head(let head) where head.method == .CONNECT:
+            // The HTTP decoder stops parsing after CONNECT (it is an upgrade), so answer now.
+            sequence += 1
+            writeText(head, .methodNotAllowed, "CONNECT is not allowed: this edge is not a proxy.\n", close: true)
         case .head(let head):
             requestHead = head
             requestBody = nil

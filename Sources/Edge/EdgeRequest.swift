@@ -26,8 +26,8 @@ enum EdgeRequest {
             return .pass(target: target, reason: "method", invalidates: false)
         case .CONNECT, .TRACE:
             return .reject(.methodNotAllowed, "\(head.method) is not allowed through this edge.\n")
-        case .RAW(value: let m) where m.uppercased() == "PURGE" || m.uppercased() == "BAN":
-            return .reject(.methodNotAllowed, "\(m) is not accepted on the public listener; purge through the edge's control API (`outpost purge`).\n")
+        case .PURGE, .RAW(value: "BAN"):
+            return .reject(.methodNotAllowed, "\(head.method) is not accepted on the public listener; purge through the edge's control API (`outpost purge`).\n")
         default:
             return .pass(target: target, reason: "method", invalidates: true)
         }

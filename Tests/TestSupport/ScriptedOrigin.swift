@@ -67,6 +67,7 @@ public final class ScriptedOrigin: Sendable {
     private let routes = Mutex<[String: Route]>([:])
     private let log = Mutex<[Request]>([])
     private let channel = Mutex<(any Channel)?>(nil)
+    private let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
 
     public init() {}
 
@@ -79,7 +80,9 @@ public final class ScriptedOrigin: Sendable {
         let ch = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
+                self.connections.withLock { $0[ObjectIdentifier(channel)] = channel }
+                channel.closeFuture.whenComplete { [self] _ in _ = self.connections.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) } }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(ScriptedHandler(origin: self))
                 }
@@ -91,9 +94,11 @@ public final class ScriptedOrigin: Sendable {
 
     public var url: String { "http://127.0.0.1:\(channel.withLock { $0?.localAddress?.port ?? 0 })" }
 
+    /// Stops listening and closes every open connection, as a dead origin would.
     public func stop() async {
         let ch = channel.withLock { $0 }
         try? await ch?.close()
+        for c in connections.withLock({ Array($0.values) }) { try? await c.close() }
     }
 
     public var requests: [Request] { log.withLock { $0 } }

@@ -1,0 +1,247 @@
+import Foundation
+import HTTPCaching
+import Origin
+import TestSupport
+import Testing
+import Topology
+@testable import Edge
+
+/// The edge's caching through real sockets: a real edge, a real (scripted) origin on loopback.
+@Suite struct EdgeCachingTests {
+    @Test func missThenHitWithTheRealOrigin() async throws {
+        let origin = try OriginServer(config: OriginConfig(listen: ListenAddress(host: "127.0.0.1", port: 0), root: repositoryRoot + "/origin/site",
+                                                           defaultCacheControl: "public, max-age=300"))
+        let originPort = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: "http://127.0.0.1:\(originPort)", name: "eu-test-1")
+        let first = try await edge.get("/index.html")
+        #expect(first.status == 200)
+        #expect(first.cacheStatus.hasPrefix("eu-test-1; fwd=miss"), "\(first.cacheStatus)")
+        #expect(first.cacheStatus.contains("stored"))
+        let second = try await edge.get("/index.html")
+        #expect(second.status == 200)
+        #expect(second.cacheStatus.hasPrefix("eu-test-1; hit; ttl="), "\(second.cacheStatus)")
+        #expect(second.header("age") != nil)
+        #expect(second.header("via")?.contains("eu-test-1") == true)
+        #expect(second.body == first.body)
+        let onDisk = try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/origin/site/index.html"))
+        #expect(second.body == Array(onDisk))
+        #expect(origin.requestCount(for: "/index.html") == 1, "the origin saw one request")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func expiryThenRevalidationWith304ThenHit() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/page") { req in
+            if req.header("if-none-match") == "\"v1\"" {
+                return .init(status: 304, headers: [("ETag", "\"v1\""), ("Cache-Control", "max-age=60")])
+            }
+            return .init(headers: [("ETag", "\"v1\""), ("Cache-Control", "max-age=1")], body: "version one")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        #expect(try await edge.get("/page").cacheStatus.contains("fwd=miss"))
+        #expect(try await edge.get("/page").cacheStatus.contains("hit"))
+        try await Task.sleep(for: .milliseconds(1100))
+        let revalidated = try await edge.get("/page")
+        #expect(revalidated.status == 200 && revalidated.text == "version one")
+        #expect(revalidated.cacheStatus.contains("fwd=stale; fwd-status=304"), "\(revalidated.cacheStatus)")
+        #expect(origin.requests("/page").last?.header("if-none-match") == "\"v1\"", "a conditional request")
+        let hit = try await edge.get("/page")
+        #expect(hit.cacheStatus.contains("hit"), "the 304's max-age=60 now applies: \(hit.cacheStatus)")
+        #expect(hit.header("cache-control") == "max-age=60")
+        #expect(origin.count("/page") == 2)
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func noCacheIsStoredButValidatedEveryTime() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/nc") { req in
+            req.header("if-modified-since") != nil
+                ? .init(status: 304, headers: [("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"), ("Cache-Control", "no-cache")])
+                : .init(headers: [("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"), ("Cache-Control", "no-cache")], body: "validated")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/nc")
+        let second = try await edge.get("/nc")
+        #expect(second.text == "validated" && second.cacheStatus.contains("fwd-status=304"))
+        #expect(origin.requests("/nc").last?.header("if-modified-since") == "Sun, 06 Nov 1994 08:49:37 GMT")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test(arguments: ["no-store", "private, max-age=60"])
+    func neverStored(_ cacheControl: String) async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/secret") { _ in .init(headers: [("Cache-Control", cacheControl)], body: "per user") }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        for _ in 0..<3 {
+            let r = try await edge.get("/secret")
+            #expect(r.text == "per user" && r.cacheStatus.contains("fwd=miss") && !r.cacheStatus.contains("; stored"), "\(r.cacheStatus)")
+        }
+        #expect(origin.count("/secret") == 3)
+        #expect(edge.edge.store.stats.objects == 0)
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func varyKeepsVariantsApart() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/v") { req in
+            let gz = req.header("accept-encoding")?.contains("gzip") == true
+            return .init(headers: [("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding")], body: gz ? "gzip variant" : "plain variant")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        #expect(try await edge.get("/v", headers: ["Accept-Encoding": "gzip"]).text == "gzip variant")
+        #expect(try await edge.get("/v").text == "plain variant")
+        let gz = try await edge.get("/v", headers: ["Accept-Encoding": "gzip"])
+        let plain = try await edge.get("/v")
+        #expect(gz.text == "gzip variant" && gz.cacheStatus.contains("hit"))
+        #expect(plain.text == "plain variant" && plain.cacheStatus.contains("hit"))
+        #expect(origin.count("/v") == 2)
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func heuristicFreshnessFromLastModified() async throws {
+        let origin = ScriptedOrigin()
+        let lm = HTTPDate.format(Date().timeIntervalSince1970 - 10_000)
+        origin.route("/h") { _ in .init(headers: [("Last-Modified", lm), ("Date", HTTPDate.format(Date().timeIntervalSince1970))], body: "h") }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/h")
+        let hit = try await edge.get("/h")
+        #expect(hit.cacheStatus.contains("hit; ttl=99") || hit.cacheStatus.contains("hit; ttl=100") || hit.cacheStatus.contains("hit; ttl=98"), "\(hit.cacheStatus)")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func budgetEvictsAndIsNeverExceeded() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/o") { req in .init(headers: [("Cache-Control", "max-age=60")], body: String(repeating: "x", count: 16_000) + req.uri) }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url, cacheSize: 64 << 10)
+        for i in 0..<10 {
+            _ = try await edge.get("/o?n=\(i)")
+            #expect(edge.edge.store.stats.bytes <= 64 << 10)
+        }
+        #expect(edge.edge.store.stats.evictions >= 6)
+        #expect(try await edge.get("/o?n=9").cacheStatus.contains("hit"), "the newest stays")
+        #expect(try await edge.get("/o?n=0").cacheStatus.contains("fwd=miss"), "the oldest was evicted")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func objectsOverMaxObjectSizeStreamThroughUnstored() async throws {
+        let origin = ScriptedOrigin()
+        let big = patternBytes(300_000)
+        origin.route("/big") { _ in .init(headers: [("Cache-Control", "max-age=60")], chunks: [.init(Array(big[..<100_000])), .init(Array(big[100_000...]))]) }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url, maxObjectSize: 100_000)
+        let r = try await edge.get("/big")
+        #expect(r.body == big)
+        #expect(r.cacheStatus.contains("too large"))
+        #expect(try await edge.get("/big").body == big)
+        #expect(origin.count("/big") == 2)
+        #expect(edge.edge.store.stats.objects == 0)
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func staleWhileRevalidateServesStaleAndRefreshesInBackground() async throws {
+        let origin = ScriptedOrigin()
+        let version = VersionCounter()
+        origin.route("/swr") { _ in .init(headers: [("Cache-Control", "max-age=1, stale-while-revalidate=30")], body: "v\(version.next())") }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        #expect(try await edge.get("/swr").text == "v1")
+        try await Task.sleep(for: .milliseconds(1100))
+        let stale = try await edge.get("/swr")
+        #expect(stale.text == "v1", "served stale at once")
+        #expect(stale.cacheStatus.contains("hit; ttl=-") && stale.cacheStatus.contains("stale-while-revalidate"), "\(stale.cacheStatus)")
+        #expect(try await eventually { origin.count("/swr") == 2 })
+        #expect(try await eventually { edge.edge.fetchesInFlight == 0 })
+        let fresh = try await edge.get("/swr")
+        #expect(fresh.text == "v2" && fresh.cacheStatus.contains("hit"))
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func staleIfErrorKeepsContentUpWhenTheOriginIsDown() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/sie") { _ in .init(headers: [("Cache-Control", "max-age=1, stale-if-error=600")], body: "still here") }
+        origin.route("/strict") { _ in .init(headers: [("Cache-Control", "max-age=1")], body: "strict") }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/sie")
+        _ = try await edge.get("/strict")
+        await origin.stop()
+        try await Task.sleep(for: .milliseconds(1100))
+        let r = try await edge.get("/sie")
+        #expect(r.status == 200 && r.text == "still here")
+        #expect(r.cacheStatus.contains("stale-if-error"), "\(r.cacheStatus)")
+        let strict = try await edge.get("/strict")
+        #expect(strict.status == 502, "no stale-if-error: the failure shows")
+        #expect(strict.text.contains("origin") && strict.text.contains("/strict"), "the error says what failed: \(strict.text)")
+        await edge.stop()
+    }
+
+    @Test func staleIfErrorCoversOrigin5xx() async throws {
+        let origin = ScriptedOrigin()
+        let calls = VersionCounter()
+        origin.route("/flaky") { _ in
+            calls.next() == 1
+                ? .init(headers: [("Cache-Control", "max-age=1, stale-if-error=600")], body: "good")
+                : .init(status: 503, headers: [("Cache-Control", "no-store")], body: "down")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/flaky")
+        try await Task.sleep(for: .milliseconds(1100))
+        let r = try await edge.get("/flaky")
+        #expect(r.status == 200 && r.text == "good" && r.cacheStatus.contains("fwd-status=503"), "\(r.cacheStatus)")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func unsafeMethodsPassThroughAndInvalidate() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/item") { req in
+            req.method == "POST" ? .init(status: 201, body: "created") : .init(headers: [("Cache-Control", "max-age=60")], body: "item")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/item")
+        #expect(try await edge.get("/item").cacheStatus.contains("hit"))
+        let post = try await edge.request("POST", "/item", body: "name=x")
+        #expect(post.status == 201 && post.text == "created" && post.cacheStatus.contains("fwd=method"))
+        #expect(try await edge.get("/item").cacheStatus.contains("fwd=miss"), "the POST invalidated the stored GET (RFC 9111 §4.4)")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func authorizedRequestsAreNotAnsweredFromCache() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/me") { req in .init(headers: [("Cache-Control", "max-age=60")], body: req.header("authorization") ?? "anonymous") }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/me")
+        let alice = try await edge.get("/me", headers: ["Authorization": "Bearer alice"])
+        #expect(alice.text == "Bearer alice" && alice.cacheStatus.contains("fwd=request"))
+        let anonymous = try await edge.get("/me")
+        #expect(anonymous.text == "anonymous" && anonymous.cacheStatus.contains("hit"))
+        await edge.stop()
+        await origin.stop()
+    }
+}
+
+final class VersionCounter: Sendable {
+    private let n = Mutex(0)
+    func next() -> Int { n.withLock { $0 += 1; return $0 } }
+}
+
+import Synchronization
