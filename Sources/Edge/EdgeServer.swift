@@ -22,7 +22,7 @@ public final class EdgeServer: Sendable {
     ) {
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: .milliseconds(Int64(config.originTimeout * 1000))),
+            timeout: .init(connect: .milliseconds(Int64(config.originConnectTimeout * 1000)), read: .milliseconds(Int64(config.originTimeout * 1000))),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
             decompression: .disabled
         )

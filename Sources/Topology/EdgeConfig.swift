@@ -12,19 +12,23 @@ public struct EdgeConfig: Sendable, Equatable {
     public var maxObjectSize: Int
     /// Largest request body a pass (POST, PUT, …) may carry to the origin.
     public var maxRequestBodySize: Int
-    /// Seconds to wait for the origin's response head.
+    /// Seconds to wait for the origin's response head (and between body reads).
     public var originTimeout: Double
+    /// Seconds to keep trying to connect to the origin (refused connections are retried with
+    /// back-off until then; stale-if-error answers wait this long when the origin is down).
+    public var originConnectTimeout: Double
     /// File this came from, if any.
     public var file: String?
 
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
+        "origin_connect_timeout",
     ]
 
     public init(
         name: String = "edge", dataCenter: String = "local", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8081),
         origin: OriginURL = OriginURL("http://127.0.0.1:8080")!, cacheSize: Int = 64 << 20, maxObjectSize: Int = 16 << 20,
-        maxRequestBodySize: Int = 8 << 20, originTimeout: Double = 10, file: String? = nil
+        maxRequestBodySize: Int = 8 << 20, originTimeout: Double = 10, originConnectTimeout: Double = 3, file: String? = nil
     ) {
         self.name = name
         self.dataCenter = dataCenter
@@ -34,6 +38,7 @@ public struct EdgeConfig: Sendable, Equatable {
         self.maxObjectSize = maxObjectSize
         self.maxRequestBodySize = maxRequestBodySize
         self.originTimeout = originTimeout
+        self.originConnectTimeout = originConnectTimeout
         self.file = file
     }
 
@@ -57,6 +62,8 @@ public struct EdgeConfig: Sendable, Equatable {
         maxRequestBodySize = try s.byteSize("max_request_body_size") ?? maxRequestBodySize
         originTimeout = try s.double("origin_timeout") ?? originTimeout
         guard originTimeout > 0 else { throw s.error("origin_timeout", "must be more than 0 seconds") }
+        originConnectTimeout = try s.double("origin_connect_timeout") ?? originConnectTimeout
+        guard originConnectTimeout > 0 else { throw s.error("origin_connect_timeout", "must be more than 0 seconds") }
     }
 
     static func isValidName(_ s: String) -> Bool {

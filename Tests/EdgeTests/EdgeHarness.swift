@@ -12,11 +12,12 @@ struct EdgeHarness {
 
     static func start(
         origin: String, name: String = "test-edge", cacheSize: Int = 8 << 20, maxObjectSize: Int = 1 << 20,
-        originTimeout: Double = 5, maxRequestBodySize: Int = 1 << 20
+        originTimeout: Double = 5, maxRequestBodySize: Int = 1 << 20, originConnectTimeout: Double = 0.5
     ) async throws -> EdgeHarness {
         let config = EdgeConfig(
             name: name, listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin)!,
-            cacheSize: cacheSize, maxObjectSize: maxObjectSize, maxRequestBodySize: maxRequestBodySize, originTimeout: originTimeout
+            cacheSize: cacheSize, maxObjectSize: maxObjectSize, maxRequestBodySize: maxRequestBodySize, originTimeout: originTimeout,
+            originConnectTimeout: originConnectTimeout
         )
         let edge = EdgeServer(config: config)
         let port = try await edge.start()

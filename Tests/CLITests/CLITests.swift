@@ -1,0 +1,155 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The `outpost` binary as users run it: real processes, real ports, real files.
+@Suite(.serialized) struct CLITests {
+    static let binary: String = {
+        let candidates = [
+            URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? "").deletingLastPathComponent().appendingPathComponent("outpost").path,
+            repositoryRoot + "/.build/debug/outpost",
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }()
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ args: [String], cwd: String = repositoryRoot) throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: cwd)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func fleetJSONHasTheDocumentedShape() throws {
+        let r = try Self.run(["fleet", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let origin = try #require(json["origin"] as? [String: Any])
+        #expect(origin["url"] as? String == "http://127.0.0.1:8080")
+        let dcs = try #require(json["dataCenters"] as? [[String: Any]])
+        #expect(dcs.count >= 3)
+        for dc in dcs {
+            #expect(dc["name"] is String)
+            let loc = try #require(dc["location"] as? [String: Any])
+            #expect(loc["lat"] is Double && loc["lon"] is Double)
+            #expect(dc["clientNetworks"] is [String])
+            let edges = try #require(dc["edges"] as? [[String: Any]])
+            #expect(edges.count >= 2)
+            for e in edges {
+                #expect((e["publicURL"] as? String)?.hasPrefix("http://127.") == true)
+                #expect((e["config"] as? String)?.hasSuffix(".toml") == true)
+                #expect(e["name"] is String)
+            }
+        }
+        let table = try Self.run(["fleet"])
+        #expect(table.stdout.contains("eu-west-1") && table.stdout.contains("http://127.0.1.1:8080"))
+    }
+
+    @Test func badConfigNamesFileLineAndField() throws {
+        let dir = TemporaryFolder()
+        let file = dir.write("edge.toml", "name = \"e\"\nlisten = \"127.0.0.1:18999\"\ncache_size = \"huge\"\n")
+        let r = try Self.run(["edge", "--config", file])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("\(file):3: cache_size: 'huge' is not a size"), "\(r.stderr)")
+        let flag = try Self.run(["edge", "--name", "e", "--listen", "127.0.0.1:18998", "--cache-size", "12 parsecs"])
+        #expect(flag.status != 0 && flag.stderr.contains("--cache-size"))
+    }
+
+    @Test func upStartsTheFleetSurvivesAnEdgeDyingAndStopsCleanly() async throws {
+        let dir = TemporaryFolder()
+        let base = Int.random(in: 20_000...40_000)
+        dir.write("origin.toml", "listen = \"127.0.0.1:\(base)\"\nroot = \"\(repositoryRoot)/origin/site\"\n")
+        var dcs = ""
+        for (i, dc) in ["north", "south"].enumerated() {
+            for n in 1...2 {
+                dir.write("\(dc)-\(n).toml", "name = \"\(dc)-\(n)\"\ndata_center = \"\(dc)\"\nlisten = \"127.0.\(i + 201).\(n):\(base + 1)\"\norigin = \"http://127.0.0.1:\(base)\"\n")
+            }
+            dcs += "[[data_centers]]\nname = \"\(dc)\"\nlocation = { lat = \(i * 10), lon = 0 }\nedges = [\"\(dc)-1.toml\", \"\(dc)-2.toml\"]\n"
+        }
+        let fleet = dir.write("fleet.toml", "origin = \"http://127.0.0.1:\(base)\"\norigin_config = \"origin.toml\"\n" + dcs)
+
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: Self.binary)
+        up.arguments = ["up", "--fleet", fleet]
+        let out = Pipe()
+        up.standardOutput = out
+        up.standardError = FileHandle.nullDevice
+        up.standardInput = FileHandle.nullDevice
+        let collected = OutputCollector(out.fileHandleForReading)
+        try up.run()
+        #expect(try await eventually(timeout: 30) { collected.text.contains("Ctrl-C stops everything") }, "banner: \(collected.text)")
+        #expect(collected.text.contains("north-1") && collected.text.contains("http://127.0.202.2:\(base + 1)"))
+
+        let miss = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.201.1")
+        #expect(miss.status == 200 && miss.cacheStatus.hasPrefix("north-1; fwd=miss"))
+        let hit = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.201.1")
+        #expect(hit.cacheStatus.hasPrefix("north-1; hit"))
+        #expect(hit.header("age") != nil)
+
+        // Kill one edge the hard way: the others go on.
+        let victim = try #require(ProcessTable.pids(commandLineContaining: dir.path + "/north-1.toml").first)
+        kill(victim, SIGKILL)
+        #expect(try await eventually { (try? RawHTTP.request("GET", "/", port: base + 1, host: "127.0.201.1", timeout: 1)) == nil })
+        let other = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.202.1")
+        #expect(other.status == 200 && other.cacheStatus.hasPrefix("south-1;"))
+
+        kill(up.processIdentifier, SIGINT)
+        #expect(try await eventually(timeout: 10) { !up.isRunning })
+        #expect(up.terminationStatus == 0)
+        #expect(ProcessTable.pids(commandLineContaining: dir.path).isEmpty, "no child outlives `outpost up`")
+    }
+}
+
+/// Reads a pipe in the background.
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    init(_ handle: FileHandle) {
+        handle.readabilityHandler = { [weak self] h in
+            let chunk = h.availableData
+            guard let self, !chunk.isEmpty else { return }
+            self.lock.lock()
+            self.data.append(chunk)
+            self.lock.unlock()
+        }
+    }
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+enum ProcessTable {
+    static func pids(commandLineContaining needle: String) -> [Int32] {
+        let me = getpid()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), pid != me,
+                  let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let cmd = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return cmd.contains(needle) ? pid : nil
+        }
+    }
+}
+
+func eventually(timeout: Double = 5, _ condition: () throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try condition()
+}
