@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", exact: "4.5.2"),
     ],
     targets: [
         .target(
@@ -24,7 +25,11 @@ let package = Package(
         ),
         .target(
             name: "CacheStore",
-            dependencies: ["HTTPCaching", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "HTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "Topology", swiftSettings: strict),
@@ -62,8 +67,9 @@ let package = Package(
         .executableTarget(
             name: "OutpostCLI",
             dependencies: [
-                "Edge", "Origin", "Topology", "HTTPServer",
+                "Edge", "Origin", "Topology", "HTTPServer", "CacheStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

@@ -93,6 +93,30 @@ public final class MemoryStore: Sendable {
         }
     }
 
+    /// Purges every variant the selector matches: removed (hard) or made stale so the next
+    /// request revalidates while stale-if-error / stale-while-revalidate still apply (soft).
+    /// Returns how many variants.
+    public func purge(_ selector: PurgeSelector, soft: Bool, now: Double) -> Int {
+        state.withLock { s in
+            var matched: [EntryID] = []
+            for (key, variants) in s.variants {
+                for (id, r) in variants where selector.matches(path: key.path, tags: r.tags) {
+                    matched.append(EntryID(key: key, variant: id))
+                }
+            }
+            for id in matched {
+                if soft {
+                    guard var r = s.variants[id.key]?[id.variant] else { continue }
+                    r.freshness.lifetime = min(r.freshness.lifetime, r.freshness.age(at: now))
+                    s.variants[id.key]?[id.variant] = r
+                } else {
+                    Self.remove(&s, id)
+                }
+            }
+            return matched.count
+        }
+    }
+
     private static func remove(_ s: inout State, _ id: EntryID) {
         guard let r = s.variants[id.key]?.removeValue(forKey: id.variant) else {
             s.policy.removed(id)

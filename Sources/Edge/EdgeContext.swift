@@ -7,6 +7,8 @@ import Topology
 struct EdgeContext: Sendable {
     let config: EdgeConfig
     let store: MemoryStore
+    /// Pushed objects, when the control API is on.
+    let pushes: PushStore?
     let coordinator: FetchCoordinator
     let client: HTTPClient
     let clock: @Sendable () -> Double
@@ -15,4 +17,9 @@ struct EdgeContext: Sendable {
     let via: String
 
     func log(_ line: String) { logger("[\(config.name)] \(line)") }
+
+    /// The cache key of an origin-form target on this edge's origin.
+    func key(_ target: String) -> CacheKey {
+        CacheKey(scheme: config.origin.scheme, authority: config.origin.authority, pathAndQuery: target)
+    }
 }

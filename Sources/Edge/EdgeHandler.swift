@@ -92,12 +92,25 @@ final class EdgeHandler: ChannelInboundHandler {
         }
     }
 
-    private func makeKey(_ target: String) -> CacheKey {
-        CacheKey(scheme: edge.config.origin.scheme, authority: edge.config.origin.authority, pathAndQuery: target)
-    }
+    private func makeKey(_ target: String) -> CacheKey { edge.key(target) }
 
     private func lookup(_ key: CacheKey, _ request: HTTPRequestHead) {
         let now = edge.clock()
+        // Pushed objects come first and never go to the origin while they live.
+        if let pushes = edge.pushes {
+            switch pushes.lookup(String(key.path), now: now) {
+            case .live(let object):
+                var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(object.expires - now))
+                status.detail = "pushed"
+                return deliver(object.response, status)
+            case .expired(let at) where !edge.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
+                var status = CacheStatus(cacheName: edge.config.name, outcome: .hit)
+                status.detail = "pushed object expired"
+                return writeText(request, .notFound, "\(key.path) was pushed to this edge and expired at \(HTTPDate.format(at)); push it again.\n", cacheStatus: status)
+            case .expired, .none:
+                break
+            }
+        }
         guard let stored = edge.store.lookup(key, requestHeaders: request.headers) else {
             return collapse(key, request, revalidating: nil)
         }

@@ -11,6 +11,8 @@ import Topology
 public final class EdgeServer: Sendable {
     let context: EdgeContext
     private let listener = Mutex<HTTPListener?>(nil)
+    private let controlListener = Mutex<HTTPListener?>(nil)
+    private let sweeper = Mutex<RepeatedTask?>(nil)
 
     public var config: EdgeConfig { context.config }
     public var store: MemoryStore { context.store }
@@ -19,7 +21,20 @@ public final class EdgeServer: Sendable {
         config: EdgeConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         log: @escaping @Sendable (String) -> Void = { _ in }
-    ) {
+    ) throws {
+        var pushes: PushStore?
+        if config.controlListen != nil {
+            guard config.effectiveControlToken() != nil else {
+                throw EdgeStartError("edge \(config.name) has control_listen but no token: set control_token, control_token_file or OUTPOST_CONTROL_TOKEN")
+            }
+            do {
+                let (store, summary) = try PushStore.open(directory: config.dataDirectory, capacity: config.pushCapacity, now: clock())
+                pushes = store
+                log("[\(config.name)] \(config.dataDirectory): \(summary)")
+            } catch {
+                throw EdgeStartError("edge \(config.name): \(error.message)")
+            }
+        }
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(config.originConnectTimeout * 1000)), read: .milliseconds(Int64(config.originTimeout * 1000))),
@@ -31,6 +46,7 @@ public final class EdgeServer: Sendable {
         context = EdgeContext(
             config: config,
             store: MemoryStore(budget: config.cacheSize),
+            pushes: pushes,
             coordinator: FetchCoordinator(clock: clock),
             client: client,
             clock: clock,
@@ -50,18 +66,44 @@ public final class EdgeServer: Sendable {
             EdgeHandler(edge: context)
         }
         listener.withLock { $0 = l }
+        if let control = config.controlListen, let pushes = context.pushes, let token = config.effectiveControlToken() {
+            let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group) {
+                ControlHandler(edge: context, pushes: pushes, token: token)
+            }
+            controlListener.withLock { $0 = c }
+            // Expired pushed objects' files are removed every minute, off the event loops.
+            let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { _ in
+                NIOThreadPool.singleton.submit { _ in
+                    let n = pushes.sweepExpired(now: context.clock())
+                    if n > 0 { context.log("removed \(n) expired pushed objects") }
+                }
+            }
+            sweeper.withLock { $0 = task }
+        }
         return l.port
     }
 
     public var port: Int { listener.withLock { $0?.port ?? 0 } }
+    /// The bound control port, 0 when the control API is off.
+    public var controlPort: Int { controlListener.withLock { $0?.port ?? 0 } }
+    public var pushes: PushStore? { context.pushes }
 
     /// Closes the listener and the origin client.
     public func stop() async {
+        sweeper.withLock { $0?.cancel() }
         let l = listener.withLock { $0 }
         await l?.close()
+        let c = controlListener.withLock { $0 }
+        await c?.close()
         try? await context.client.shutdown()
     }
 
     /// Origin fetches under way now (for tests and stats).
     public var fetchesInFlight: Int { context.coordinator.inFlightCount }
+}
+
+/// Why an edge could not start, said for the operator.
+public struct EdgeStartError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ message: String) { description = message }
 }

@@ -21,7 +21,8 @@ struct EdgeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let edgeConfig = try resolvedConfig()
-        let server = EdgeServer(config: edgeConfig, log: { Log.line($0) })
+        let server: EdgeServer
+        do { server = try EdgeServer(config: edgeConfig, log: { Log.line($0) }) } catch { throw OperatorError("\(error)") }
         do {
             try await server.start()
         } catch {

@@ -12,6 +12,7 @@ struct FleetDescription: Codable, Equatable {
     struct Edge: Codable, Equatable {
         var name: String
         var publicURL: String
+        var controlURL: String?
         var config: String
     }
     struct DataCenter: Codable, Equatable {
@@ -28,7 +29,7 @@ struct FleetDescription: Codable, Equatable {
         dataCenters = fleet.dataCenters.map { dc in
             DataCenter(
                 name: dc.name, location: Location(lat: dc.location.lat, lon: dc.location.lon), clientNetworks: dc.clientNetworks,
-                edges: dc.edges.map { Edge(name: $0.name, publicURL: $0.listen.httpURL, config: $0.file ?? "") }
+                edges: dc.edges.map { Edge(name: $0.name, publicURL: $0.listen.httpURL, controlURL: $0.controlListen?.httpURL, config: $0.file ?? "") }
             )
         }
     }

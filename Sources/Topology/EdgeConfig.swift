@@ -17,18 +17,35 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Seconds to keep trying to connect to the origin (refused connections are retried with
     /// back-off until then; stale-if-error answers wait this long when the origin is down).
     public var originConnectTimeout: Double
+    /// The control listener (push, purge, manifest, health); nil turns it off.
+    public var controlListen: ListenAddress?
+    /// Bearer token for the control API. From `control_token`, `control_token_file`, or the
+    /// environment variable OUTPOST_CONTROL_TOKEN (which wins).
+    public var controlToken: String?
+    /// Where pushed objects are kept.
+    public var dataDirectory: String
+    /// Largest single pushed object.
+    public var maxPushSize: Int
+    /// Most bytes of pushed objects in all.
+    public var pushCapacity: Int
+    /// Path prefixes that are pulled from the origin again once their pushed object expired
+    /// (elsewhere an expired push is a 404).
+    public var pullAfterPushExpiry: [String]
     /// File this came from, if any.
     public var file: String?
 
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
-        "origin_connect_timeout",
+        "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
+        "push_capacity", "pull_after_push_expiry",
     ]
 
     public init(
         name: String = "edge", dataCenter: String = "local", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8081),
         origin: OriginURL = OriginURL("http://127.0.0.1:8080")!, cacheSize: Int = 64 << 20, maxObjectSize: Int = 16 << 20,
-        maxRequestBodySize: Int = 8 << 20, originTimeout: Double = 10, originConnectTimeout: Double = 3, file: String? = nil
+        maxRequestBodySize: Int = 8 << 20, originTimeout: Double = 10, originConnectTimeout: Double = 3,
+        controlListen: ListenAddress? = nil, controlToken: String? = nil, dataDirectory: String = "data/edge",
+        maxPushSize: Int = 64 << 20, pushCapacity: Int = 1 << 30, pullAfterPushExpiry: [String] = [], file: String? = nil
     ) {
         self.name = name
         self.dataCenter = dataCenter
@@ -39,6 +56,12 @@ public struct EdgeConfig: Sendable, Equatable {
         self.maxRequestBodySize = maxRequestBodySize
         self.originTimeout = originTimeout
         self.originConnectTimeout = originConnectTimeout
+        self.controlListen = controlListen
+        self.controlToken = controlToken
+        self.dataDirectory = dataDirectory
+        self.maxPushSize = maxPushSize
+        self.pushCapacity = pushCapacity
+        self.pullAfterPushExpiry = pullAfterPushExpiry
         self.file = file
     }
 
@@ -64,6 +87,31 @@ public struct EdgeConfig: Sendable, Equatable {
         guard originTimeout > 0 else { throw s.error("origin_timeout", "must be more than 0 seconds") }
         originConnectTimeout = try s.double("origin_connect_timeout") ?? originConnectTimeout
         guard originConnectTimeout > 0 else { throw s.error("origin_connect_timeout", "must be more than 0 seconds") }
+        controlListen = try s.listenAddress("control_listen")
+        controlToken = try s.string("control_token")
+        if let tokenFile = try s.string("control_token_file") {
+            guard let text = try? String(contentsOfFile: relative(tokenFile, to: s.file), encoding: .utf8) else {
+                throw s.error("control_token_file", "cannot read '\(tokenFile)'; put the control token in that file")
+            }
+            controlToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let token = controlToken, token.count < 16 {
+            throw s.error(s.table["control_token"] != nil ? "control_token" : "control_token_file", "is shorter than 16 characters; use a long random token")
+        }
+        dataDirectory = try s.string("data_dir").map { relative($0, to: s.file) } ?? "data/\(name)"
+        maxPushSize = try s.byteSize("max_push_size") ?? maxPushSize
+        pushCapacity = try s.byteSize("push_capacity") ?? pushCapacity
+        pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []
+        for p in pullAfterPushExpiry where !p.hasPrefix("/") {
+            throw s.error("pull_after_push_expiry", "'\(p)' must start with '/'")
+        }
+    }
+
+    /// The token the control API accepts: OUTPOST_CONTROL_TOKEN from the environment wins over
+    /// the file, so real deployments keep it out of the configuration.
+    public func effectiveControlToken(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let t = environment["OUTPOST_CONTROL_TOKEN"], !t.isEmpty { return t }
+        return controlToken
     }
 
     static func isValidName(_ s: String) -> Bool {
@@ -95,4 +143,11 @@ public struct OriginURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(scheme)://\(authority)" }
+}
+
+/// A path from a config file, relative to that file's folder.
+func relative(_ path: String, to file: String) -> String {
+    if path.hasPrefix("/") { return path }
+    let dir = (file as NSString).deletingLastPathComponent
+    return dir.isEmpty ? path : "\(dir)/\(path)"
 }

@@ -19,7 +19,7 @@ struct EdgeHarness {
             cacheSize: cacheSize, maxObjectSize: maxObjectSize, maxRequestBodySize: maxRequestBodySize, originTimeout: originTimeout,
             originConnectTimeout: originConnectTimeout
         )
-        let edge = EdgeServer(config: config)
+        let edge = try EdgeServer(config: config)
         let port = try await edge.start()
         return EdgeHarness(edge: edge, port: port)
     }

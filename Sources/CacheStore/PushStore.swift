@@ -1,0 +1,321 @@
+import Foundation
+import HTTPCaching
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// An object placed on the edge by its owner, served until `expires` and never fetched from the
+/// origin.
+public struct PushedObject: Sendable {
+    public var path: String
+    public var size: Int
+    public var sha256: String
+    public var contentType: String
+    public var tags: [String]
+    /// Seconds since the epoch.
+    public var expires: Double
+    public var pushedAt: Double
+    /// The response served for it, headers computed once at push time.
+    public var response: StoredResponse
+
+    public init(path: String, body: ByteBuffer, sha256: String, contentType: String, tags: [String], expires: Double, pushedAt: Double) {
+        self.path = path
+        self.size = body.readableBytes
+        self.sha256 = sha256
+        self.contentType = contentType
+        self.tags = tags
+        self.expires = expires
+        self.pushedAt = pushedAt
+        let lifetime = max(0, expires - pushedAt)
+        var headers: HTTPHeaders = [
+            "Content-Type": contentType,
+            "ETag": "\"\(sha256.prefix(32))\"",
+            "Last-Modified": HTTPDate.format(pushedAt),
+            "Date": HTTPDate.format(pushedAt),
+            "Expires": HTTPDate.format(expires),
+            "Cache-Control": "public, max-age=\(Int(lifetime))",
+        ]
+        if !tags.isEmpty { headers.add(name: "Surrogate-Key", value: tags.joined(separator: " ")) }
+        response = StoredResponse(
+            status: .ok, headers: headers, body: body,
+            freshness: Freshness(lifetime: lifetime, correctedInitialAge: 0, responseTime: pushedAt), vary: .none
+        )
+    }
+
+    /// What the manifest lists and the disk keeps beside the body.
+    public struct Meta: Codable, Sendable, Equatable {
+        public var path: String
+        public var size: Int
+        public var sha256: String
+        public var contentType: String
+        public var tags: [String]
+        public var expires: Double
+        public var pushedAt: Double
+    }
+
+    public var meta: Meta {
+        Meta(path: path, size: size, sha256: sha256, contentType: contentType, tags: tags, expires: expires, pushedAt: pushedAt)
+    }
+}
+
+public enum PushLookup: Sendable {
+    case live(PushedObject)
+    case expired(at: Double)
+    case none
+}
+
+/// Why a push or delete failed, with the HTTP status the control API answers.
+public struct PushError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var message: String
+    public init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Pushed objects: durable on disk (one file per object: a header line of JSON metadata, then
+/// the body; written to a temporary file, fsynced, renamed into place, directory fsynced) and
+/// held in memory for serving. A crash at any moment leaves the old version or the new one,
+/// never a part. Blocking: call `put`, `delete` and `open` from a thread pool, not an event loop.
+public final class PushStore: Sendable {
+    public let directory: String
+    /// Most bytes all pushed bodies may take together (507 beyond it).
+    public let capacity: Int
+    private let objects = Mutex<[String: PushedObject]>([:])
+    private let tombstones = Mutex<[String: Double]>([:])
+    /// Serialises rename + index update so disk and memory agree on the last writer.
+    private let writeLock = Mutex(())
+    private static let magic = "OUTPOST-PUSH 1\n"
+
+    private var objectsDir: String { directory + "/objects" }
+    private var tmpDir: String { directory + "/tmp" }
+
+    /// Opens (creating) the data folder, removes partial uploads and expired objects, and loads
+    /// the rest. Returns the store and what it did, for the log.
+    public static func open(directory: String, capacity: Int, now: Double) throws(PushError) -> (PushStore, String) {
+        let store = PushStore(directory: directory, capacity: capacity)
+        let fm = FileManager.default
+        for dir in [store.objectsDir, store.tmpDir] {
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                throw PushError(500, "cannot create the push data folder \(dir): \(error.localizedDescription); check data_dir and its permissions")
+            }
+        }
+        var partial = 0, expired = 0, broken = 0
+        for name in (try? fm.contentsOfDirectory(atPath: store.tmpDir)) ?? [] {
+            try? fm.removeItem(atPath: store.tmpDir + "/" + name)
+            partial += 1
+        }
+        var loaded: [String: PushedObject] = [:]
+        for name in (try? fm.contentsOfDirectory(atPath: store.objectsDir)) ?? [] where name.hasSuffix(".obj") {
+            let file = store.objectsDir + "/" + name
+            guard let object = Self.read(file) else {
+                try? fm.removeItem(atPath: file)
+                broken += 1
+                continue
+            }
+            if object.expires <= now {
+                try? fm.removeItem(atPath: file)
+                expired += 1
+                continue
+            }
+            loaded[object.path] = object
+        }
+        store.objects.withLock { $0 = loaded }
+        let bytes = loaded.values.reduce(0) { $0 + $1.size }
+        return (store, "pushed objects: \(loaded.count) loaded (\(bytes) bytes), \(expired) expired removed, \(partial) partial uploads removed, \(broken) unreadable removed")
+    }
+
+    private init(directory: String, capacity: Int) {
+        self.directory = directory
+        self.capacity = capacity
+    }
+
+    /// What is pushed at `path` now. An expired object's body is dropped at once; its path is
+    /// remembered (until a restart) so it answers 404 rather than being pulled.
+    public func lookup(_ path: String, now: Double) -> PushLookup {
+        objects.withLock { o in
+            if let obj = o[path] {
+                if obj.expires > now { return .live(obj) }
+                o[path] = nil
+                tombstones.withLock { $0[path] = obj.expires }
+                return .expired(at: obj.expires)
+            }
+            return tombstones.withLock { $0[path] }.map { .expired(at: $0) } ?? .none
+        }
+    }
+
+    public var totalBytes: Int { objects.withLock { $0.values.reduce(0) { $0 + $1.size } } }
+
+    /// Writes the object durably, then makes it visible. Returns after the data and the rename
+    /// are on disk.
+    public func put(_ object: PushedObject) throws(PushError) {
+        let existing = objects.withLock { $0[object.path]?.size ?? 0 }
+        if totalBytes - existing + object.size > capacity {
+            throw PushError(507, "the edge's push capacity (\(capacity) bytes) is full; delete or purge pushed objects, or raise push_capacity")
+        }
+        let tmp = tmpDir + "/" + UUID().uuidString
+        let final = objectsDir + "/" + Self.fileName(object.path)
+        var header = Data(Self.magic.utf8)
+        do { header.append(try JSONEncoder().encode(object.meta)) } catch { throw PushError(500, "cannot encode metadata: \(error)") }
+        header.append(UInt8(ascii: "\n"))
+        do {
+            try Self.writeDurably(tmp, header: header, body: object.response.body)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        try writeLock.withLock { _ throws(PushError) in
+            guard rename(tmp, final) == 0 else {
+                let e = errno
+                unlink(tmp)
+                throw PushError(500, "cannot move the upload into place (\(String(cString: strerror(e)))) in \(objectsDir)")
+            }
+            try Self.fsyncDirectory(objectsDir)
+            objects.withLock { $0[object.path] = object }
+            tombstones.withLock { $0[object.path] = nil }
+        }
+    }
+
+    /// Removes the object at `path` from disk and memory; false if there was none.
+    @discardableResult
+    public func delete(_ path: String) throws(PushError) -> Bool {
+        try writeLock.withLock { _ throws(PushError) -> Bool in
+            guard objects.withLock({ $0.removeValue(forKey: path) }) != nil else { return false }
+            let file = objectsDir + "/" + Self.fileName(path)
+            if unlink(file) != 0 && errno != ENOENT {
+                throw PushError(500, "cannot delete \(file): \(String(cString: strerror(errno)))")
+            }
+            try Self.fsyncDirectory(objectsDir)
+            return true
+        }
+    }
+
+    /// Live objects whose path starts with `prefix`, sorted by path.
+    public func manifest(prefix: String = "/", now: Double) -> [PushedObject.Meta] {
+        objects.withLock { o in o.values.filter { $0.path.hasPrefix(prefix) && $0.expires > now }.map(\.meta).sorted { $0.path < $1.path } }
+    }
+
+    /// Paths matching a purge.
+    public func paths(matching selector: PurgeSelector) -> [String] {
+        objects.withLock { o in o.values.filter { selector.matches(path: $0.path, tags: $0.tags) }.map(\.path) }
+    }
+
+    /// Deletes expired objects' files; returns how many.
+    @discardableResult
+    public func sweepExpired(now: Double) -> Int {
+        let fm = FileManager.default
+        var removed = 0
+        for name in (try? fm.contentsOfDirectory(atPath: objectsDir)) ?? [] where name.hasSuffix(".obj") {
+            let file = objectsDir + "/" + name
+            guard let meta = Self.readMeta(file), meta.expires <= now else { continue }
+            writeLock.withLock { _ in
+                // Re-check under the lock: a new push may have replaced it meanwhile.
+                if let current = Self.readMeta(file), current.expires <= now {
+                    unlink(file)
+                    objects.withLock { o in
+                        if let live = o[meta.path], live.expires <= now {
+                            o[meta.path] = nil
+                            tombstones.withLock { $0[meta.path] = live.expires }
+                        }
+                    }
+                    removed += 1
+                }
+            }
+        }
+        return removed
+    }
+
+    // MARK: disk format
+
+    static func fileName(_ path: String) -> String {
+        // A hash keeps any URL path a single safe file name.
+        SHA256Hex.of(Array(path.utf8)) + ".obj"
+    }
+
+    private static func writeDurably(_ file: String, header: Data, body: ByteBuffer) throws(PushError) {
+        let fd = Glibc.open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw diskError("create", file) }
+        defer { close(fd) }
+        /// Writes everything; returns 0 or the errno that stopped it.
+        func writeAll(_ ptr: UnsafeRawBufferPointer) -> Int32 {
+            var off = 0
+            while off < ptr.count {
+                let n = Glibc.write(fd, ptr.baseAddress! + off, ptr.count - off)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                off += n
+            }
+            return 0
+        }
+        var failure = header.withUnsafeBytes { writeAll($0) }
+        if failure == 0 { failure = body.withUnsafeReadableBytes { writeAll($0) } }
+        if failure != 0 {
+            errno = failure
+            throw diskError("write", file)
+        }
+        guard fsync(fd) == 0 else { throw diskError("fsync", file) }
+    }
+
+    private static func diskError(_ op: String, _ file: String) -> PushError {
+        let e = errno
+        if e == ENOSPC || e == EDQUOT {
+            return PushError(507, "the edge's disk is full (\(op) \(file)); nothing was stored. Free space in data_dir and push again")
+        }
+        return PushError(500, "cannot \(op) \(file): \(String(cString: strerror(e)))")
+    }
+
+    private static func fsyncDirectory(_ dir: String) throws(PushError) {
+        let fd = Glibc.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw diskError("open", dir) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw diskError("fsync", dir) }
+    }
+
+    static func readMeta(_ file: String) -> PushedObject.Meta? {
+        guard let h = FileHandle(forReadingAtPath: file) else { return nil }
+        defer { try? h.close() }
+        guard let head = try? h.read(upToCount: 64 * 1024), let (meta, _) = parseHeader(head) else { return nil }
+        return meta
+    }
+
+    static func read(_ file: String) -> PushedObject? {
+        guard let data = FileManager.default.contents(atPath: file), let (meta, offset) = parseHeader(data) else { return nil }
+        guard data.count - offset == meta.size else { return nil }  // truncated: never serve a part
+        let body = ByteBuffer(bytes: data[offset...])
+        guard SHA256Hex.of(Array(data[offset...])) == meta.sha256 else { return nil }
+        return PushedObject(path: meta.path, body: body, sha256: meta.sha256, contentType: meta.contentType, tags: meta.tags,
+                            expires: meta.expires, pushedAt: meta.pushedAt)
+    }
+
+    private static func parseHeader(_ data: Data) -> (PushedObject.Meta, Int)? {
+        let magic = Data(Self.magic.utf8)
+        guard data.count > magic.count, data.prefix(magic.count) == magic,
+              let nl = data[magic.count...].firstIndex(of: UInt8(ascii: "\n")),
+              let meta = try? JSONDecoder().decode(PushedObject.Meta.self, from: data[magic.count..<nl])
+        else { return nil }
+        return (meta, nl + 1 - data.startIndex)
+    }
+}
+
+/// What a purge applies to: exact paths, a path prefix, or tags.
+public struct PurgeSelector: Sendable, Equatable {
+    public var paths: Set<String> = []
+    public var prefixes: [String] = []
+    public var tags: Set<String> = []
+
+    public init(paths: Set<String> = [], prefixes: [String] = [], tags: Set<String> = []) {
+        self.paths = paths
+        self.prefixes = prefixes
+        self.tags = tags
+    }
+
+    public var isEmpty: Bool { paths.isEmpty && prefixes.isEmpty && tags.isEmpty }
+
+    public func matches(path: some StringProtocol, tags objectTags: [String]) -> Bool {
+        paths.contains(String(path)) || prefixes.contains { path.hasPrefix($0) } || objectTags.contains { tags.contains($0) }
+    }
+}

@@ -1,0 +1,241 @@
+import CacheStore
+import Foundation
+import HTTPCaching
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The control listener: push, delete, manifest, purge (token required) and health (open, so a
+/// load balancer or the director can check it; it says nothing secret). Disk work goes to the
+/// thread pool.
+final class ControlHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum Refusal {
+        case status(Int, String)
+    }
+
+    private let edge: EdgeContext
+    private let pushes: PushStore
+    private let token: [UInt8]
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var refusal: Refusal?
+
+    init(edge: EdgeContext, pushes: PushStore, token: String) {
+        self.edge = edge
+        self.pushes = pushes
+        self.token = Array(token.utf8)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            head = h
+            body.clear()
+            refusal = authorize(h)
+            if refusal == nil, let length = h.headers.first(name: "content-length").flatMap(Int.init), length > edge.config.maxPushSize {
+                refusal = .status(413, "the body (\(length) bytes) is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)")
+            }
+        case .body(var chunk):
+            guard refusal == nil else { return }
+            if body.readableBytes + chunk.readableBytes > edge.config.maxPushSize {
+                refusal = .status(413, "the body is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)")
+                body.clear()
+                return
+            }
+            body.writeBuffer(&chunk)
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            if case .status(let code, let message)? = refusal {
+                var extra: HTTPHeaders = [:]
+                if code == 401 { extra.add(name: "WWW-Authenticate", value: "Bearer realm=\"outpost\"") }
+                return respond(context, h, code, ["error": message], extra: extra)
+            }
+            route(context, h, body)
+        }
+    }
+
+    /// 401 without a token, 403 with a wrong one; `/health` is open.
+    private func authorize(_ h: HTTPRequestHead) -> Refusal? {
+        if h.method == .GET, h.uri == "/health" { return nil }
+        guard let value = h.headers.first(name: "authorization") else {
+            return .status(401, "no token: send Authorization: Bearer <control token> (outpost push/purge read it from the edge config or OUTPOST_CONTROL_TOKEN)")
+        }
+        let prefix = "bearer "
+        guard value.lowercased().hasPrefix(prefix), Self.constantTimeEqual(Array(value.utf8.dropFirst(prefix.count)), token) else {
+            return .status(403, "the token was rejected; check OUTPOST_CONTROL_TOKEN or the edge's control_token")
+        }
+        return nil
+    }
+
+    /// Compares without an early exit, so timing does not reveal how much of a guess was right.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+
+    private func route(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ body: ByteBuffer) {
+        let (path, query) = Self.split(h.uri)
+        switch (h.method, path) {
+        case (.GET, "/health"):
+            respond(context, h, 200, ["status": "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
+        case (.GET, "/manifest"):
+            let prefix = query["prefix"]?.first ?? "/"
+            let objects = pushes.manifest(prefix: prefix, now: edge.clock())
+            respondJSON(context, h, 200, ManifestBody(edge: edge.config.name, objects: objects))
+        case (.PUT, _) where path.hasPrefix("/push/"):
+            push(context, h, String(h.uri.dropFirst("/push".count).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]), body)
+        case (.DELETE, _) where path.hasPrefix("/push/"):
+            delete(context, h, String(h.uri.dropFirst("/push".count).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]))
+        case (.POST, "/purge"):
+            purge(context, h, query)
+        default:
+            respond(context, h, 404, ["error": "no control call \(h.method) \(path); see README: PUT/DELETE /push/<path>, GET /manifest, POST /purge, GET /health"])
+        }
+    }
+
+    private func push(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String, _ body: ByteBuffer) {
+        let now = edge.clock()
+        let request: PushRequest
+        switch PushRequest.parse(path: rawPath, headers: h.headers, now: now) {
+        case .failure(let e): return respond(context, h, e.status, ["error": e.message])
+        case .success(let r): request = r
+        }
+        let pushes = self.pushes, edge = self.edge
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> PushedObject.Meta in
+            let sha = SHA256Hex.of(buffer: body)
+            if let expected = request.sha256, expected != sha {
+                throw PushError(422, "\(request.path): the body's SHA-256 is \(sha), not \(expected) as X-Outpost-SHA256 says; nothing was stored. Upload again")
+            }
+            let object = PushedObject(path: request.path, body: body, sha256: sha, contentType: request.contentType, tags: request.tags,
+                                      expires: request.expires, pushedAt: now)
+            try pushes.put(object)
+            // A pushed object replaces any pulled copy of the same URL.
+            edge.store.remove(edge.key(request.path))
+            return object.meta
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        future.whenComplete { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success(let meta):
+                edge.log("pushed \(meta.path) (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))")
+                handler.respondJSON(context, h, 201, meta)
+            case .failure(let e as PushError):
+                edge.log("push of \(request.path) refused: \(e.message)")
+                handler.respond(context, h, e.status, ["error": e.message])
+            case .failure(let e):
+                handler.respond(context, h, 500, ["error": "\(request.path): \(e)"])
+            }
+        }
+    }
+
+    private func delete(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String) {
+        guard let path = PushPath.validate(rawPath) else { return respond(context, h, 400, ["error": "'\(rawPath)' is not a valid path"]) }
+        let pushes = self.pushes
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try pushes.delete(path) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        future.whenComplete { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success(true): handler.respond(context, h, 200, ["deleted": path])
+            case .success(false): handler.respond(context, h, 404, ["error": "nothing is pushed at \(path)"])
+            case .failure(let e): handler.respond(context, h, 500, ["error": "\(e)"])
+            }
+        }
+    }
+
+    private func purge(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ query: [String: [String]]) {
+        var selector = PurgeSelector()
+        for url in query["url"] ?? [] {
+            // A full URL or a path; either way the path is what is keyed.
+            let target = url.hasPrefix("/") ? url : (url.range(of: "://").map { r in
+                String(url[r.upperBound...].drop { $0 != "/" })
+            } ?? url)
+            selector.paths.insert(CacheKey.normalise(target.isEmpty ? "/" : target))
+        }
+        selector.prefixes = (query["prefix"] ?? []).map(CacheKey.normalise)
+        selector.tags = Set(query["tag"] ?? [])
+        guard !selector.isEmpty else {
+            return respond(context, h, 400, ["error": "say what to purge: url=, prefix= or tag= (repeatable), and soft=true for a soft purge"])
+        }
+        let soft = ["1", "true", "yes"].contains(query["soft"]?.first ?? "")
+        let pulled = edge.store.purge(selector, soft: soft, now: edge.clock())
+        let pushes = self.pushes
+        let chosen = selector
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> Int in
+            // Pushed objects cannot revalidate, so only a hard purge touches them.
+            guard !soft else { return 0 }
+            var n = 0
+            for p in pushes.paths(matching: chosen) where try pushes.delete(p) { n += 1 }
+            return n
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let edge = self.edge
+        future.whenComplete { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success(let pushed):
+                edge.log("\(soft ? "soft" : "hard") purge: \(pulled) pulled and \(pushed) pushed objects")
+                handler.respondJSON(context, h, 200, PurgeBody(purged: pulled + pushed, pulled: pulled, pushed: pushed, soft: soft))
+            case .failure(let e):
+                handler.respond(context, h, 500, ["error": "purge failed after \(pulled) pulled objects: \(e)"])
+            }
+        }
+    }
+
+    struct ManifestBody: Codable {
+        var edge: String
+        var objects: [PushedObject.Meta]
+    }
+
+    struct PurgeBody: Codable {
+        var purged: Int
+        var pulled: Int
+        var pushed: Int
+        var soft: Bool
+    }
+
+    static func split(_ uri: String) -> (String, [String: [String]]) {
+        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        var query: [String: [String]] = [:]
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let k = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+                let v = kv.count > 1 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(kv[1])) : ""
+                query[k, default: []].append(v)
+            }
+        }
+        return (String(parts[0]), query)
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: Int, _ object: [String: String], extra: HTTPHeaders = [:]) {
+        respondJSON(context, h, status, object, extra: extra)
+    }
+
+    private func respondJSON<T: Encodable>(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: Int, _ value: T, extra: HTTPHeaders = [:]) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        data.append(UInt8(ascii: "\n"))
+        var headers = extra
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(data.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: data)))), promise: nil)
+        let keepAlive = h.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+}
+

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Topology
+
+/// Talks to one edge's control API for the CLI, with errors that name the edge and say what to do.
+struct ControlClient: Sendable {
+    let edge: EdgeConfig
+    let baseURL: String
+    let token: String
+    let client: HTTPClient
+
+    struct ManifestEntry: Codable, Sendable {
+        var path: String
+        var size: Int
+        var sha256: String
+        var expires: Double
+        var tags: [String]
+    }
+
+    struct Manifest: Codable, Sendable {
+        var edge: String
+        var objects: [ManifestEntry]
+    }
+
+    struct PurgeResult: Codable, Sendable {
+        var purged: Int
+        var pulled: Int
+        var pushed: Int
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The client for each edge, or why there is none (no control listener, no token).
+    static func make(_ edge: EdgeConfig, client: HTTPClient, tokenFile: String?) -> Result<ControlClient, Failure> {
+        guard let control = edge.controlListen else {
+            return .failure(Failure(description: "\(edge.name) has no control_listen in \(edge.file ?? "its config"); add one to push or purge"))
+        }
+        var token = edge.effectiveControlToken()
+        if let tokenFile, ProcessInfo.processInfo.environment["OUTPOST_CONTROL_TOKEN"] == nil {
+            token = (try? String(contentsOfFile: tokenFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let token, !token.isEmpty else {
+            return .failure(Failure(description: "no control token for \(edge.name): set OUTPOST_CONTROL_TOKEN or pass --token-file"))
+        }
+        return .success(ControlClient(edge: edge, baseURL: control.httpURL, token: token, client: client))
+    }
+
+    func manifest(prefix: String) async throws -> Manifest {
+        let body = try await call(.GET, "/manifest?prefix=\(Self.encodeQuery(prefix))", expect: 200)
+        do { return try JSONDecoder().decode(Manifest.self, from: body) } catch {
+            throw Failure(description: "\(edge.name): the manifest from \(baseURL) is not what this CLI expects (\(error)); are the CLI and edge the same version?")
+        }
+    }
+
+    func upload(path: String, data: Data, sha256: String, contentType: String, expires: String, tags: [String]) async throws {
+        var headers: HTTPHeaders = ["X-Outpost-Expires": expires, "X-Outpost-SHA256": sha256, "Content-Type": contentType]
+        if !tags.isEmpty { headers.add(name: "X-Outpost-Tags", value: tags.joined(separator: ",")) }
+        _ = try await call(.PUT, "/push" + Self.encodePath(path), headers: headers, body: data, expect: 201)
+    }
+
+    func delete(path: String) async throws {
+        _ = try await call(.DELETE, "/push" + Self.encodePath(path), expect: 200)
+    }
+
+    func purge(urls: [String], prefixes: [String], tags: [String], soft: Bool) async throws -> PurgeResult {
+        var q = urls.map { "url=\(Self.encodeQuery($0))" } + prefixes.map { "prefix=\(Self.encodeQuery($0))" } + tags.map { "tag=\(Self.encodeQuery($0))" }
+        if soft { q.append("soft=true") }
+        let body = try await call(.POST, "/purge?" + q.joined(separator: "&"), expect: 200)
+        return try JSONDecoder().decode(PurgeResult.self, from: body)
+    }
+
+    private func call(_ method: HTTPMethod, _ target: String, headers: HTTPHeaders = [:], body: Data? = nil, expect: Int) async throws -> Data {
+        var request = HTTPClientRequest(url: baseURL + target)
+        request.method = method
+        request.headers = headers
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, timeout: .seconds(60))
+        } catch {
+            throw Failure(description: "\(edge.name) is unreachable at \(baseURL) (\(error)); is it running (outpost up)?")
+        }
+        let data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+        let code = Int(response.status.code)
+        guard code == expect else {
+            let message = (try? JSONDecoder().decode([String: String].self, from: data))?["error"] ?? String(decoding: data, as: UTF8.self)
+            switch code {
+            case 401, 403:
+                throw Failure(description: "\(edge.name) rejected the token (\(code)): \(message)")
+            default:
+                throw Failure(description: "\(edge.name): \(method) \(target.prefix(120)) → \(code): \(message)")
+            }
+        }
+        return data
+    }
+
+    static func encodePath(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%;")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+
+    static func encodeQuery(_ s: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+?#")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+}
+
+/// Which edges a command addresses: all, `--edges a,b`, or `--dc name`.
+struct EdgeSelection: ParsableArguments {
+    @Option(help: "Only these edges (comma-separated names).") var edges: String?
+    @Option(help: "Only the edges of this data center.") var dc: String?
+    @Option(help: "A file holding the control token (else OUTPOST_CONTROL_TOKEN, else each edge's config).") var tokenFile: String?
+
+    func select(_ fleet: FleetConfig) throws -> [EdgeConfig] {
+        var chosen = fleet.allEdges
+        if let dc {
+            guard fleet.dataCenters.contains(where: { $0.name == dc }) else {
+                throw OperatorError("no data center '\(dc)' in the fleet; known: \(fleet.dataCenters.map(\.name).joined(separator: ", "))")
+            }
+            chosen = chosen.filter { $0.dataCenter == dc }
+        }
+        if let edges {
+            let names = Set(edges.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            let unknown = names.subtracting(fleet.allEdges.map(\.name))
+            guard unknown.isEmpty else { throw OperatorError("unknown edge(s): \(unknown.sorted().joined(separator: ", "))") }
+            chosen = chosen.filter { names.contains($0.name) }
+        }
+        return chosen
+    }
+}
+
+import ArgumentParser
