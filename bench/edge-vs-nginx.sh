@@ -31,6 +31,8 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$work/site" "$work/nginx-cache"
+chmod 755 "$work"
+chmod 777 "$work/nginx-cache"   # nginx's workers run as www-data
 head -c 1024 /dev/urandom > "$work/site/1k.bin"
 head -c 262144 /dev/urandom > "$work/site/256k.bin"
 cat > "$work/origin.toml" <<TOML
@@ -66,9 +68,11 @@ sleep 1
 
 for f in 1k 256k; do
   for port in 18081 18082; do curl -s -o /dev/null "http://127.0.0.1:$port/$f.bin"; curl -s -o /dev/null "http://127.0.0.1:$port/$f.bin"; done
-  edge_status=$(curl -si "http://127.0.0.1:18081/$f.bin" | tr -d '\r' | grep -i '^cache-status' || true)
-  nginx_status=$(curl -si "http://127.0.0.1:18082/$f.bin" | tr -d '\r' | grep -i '^x-cache-status' || true)
+  edge_status=$(curl -s -o /dev/null -D - "http://127.0.0.1:18081/$f.bin" | tr -d '\r' | grep -ai '^cache-status' || true)
+  nginx_status=$(curl -s -o /dev/null -D - "http://127.0.0.1:18082/$f.bin" | tr -d '\r' | grep -ai '^x-cache-status' || true)
   echo "warm $f: edge [$edge_status] nginx [$nginx_status]"
+  case "$nginx_status" in *HIT*) ;; *) echo "nginx is not answering from its cache; see $work/nginx-error.log" >&2; cat "$work/nginx-error.log" >&2; exit 1 ;; esac
+  case "$edge_status" in *hit*) ;; *) echo "the edge is not answering from its cache" >&2; exit 1 ;; esac
 done
 
 rps() { wrk -t1 -c$conns -d${secs}s "$1" | awk '/Requests\/sec/ {print $2}'; }
