@@ -50,6 +50,7 @@ struct ControlClient: Sendable {
     }
 
     func manifest(prefix: String) async throws -> Manifest {
+        try checkReachable()
         let body = try await call(.GET, "/manifest?prefix=\(Self.encodeQuery(prefix))", expect: 200)
         do { return try JSONDecoder().decode(Manifest.self, from: body) } catch {
             throw Failure(description: "\(edge.name): the manifest from \(baseURL) is not what this CLI expects (\(error)); are the CLI and edge the same version?")
@@ -69,8 +70,18 @@ struct ControlClient: Sendable {
     func purge(urls: [String], prefixes: [String], tags: [String], soft: Bool) async throws -> PurgeResult {
         var q = urls.map { "url=\(Self.encodeQuery($0))" } + prefixes.map { "prefix=\(Self.encodeQuery($0))" } + tags.map { "tag=\(Self.encodeQuery($0))" }
         if soft { q.append("soft=true") }
+        try checkReachable()
         let body = try await call(.POST, "/purge?" + q.joined(separator: "&"), expect: 200)
         return try JSONDecoder().decode(PurgeResult.self, from: body)
+    }
+
+    /// Fails at once when nothing listens on an IPv4 control address: the HTTP client would
+    /// otherwise retry a refused connection until its deadline.
+    private func checkReachable() throws {
+        guard let control = edge.controlListen, control.host.split(separator: ".").count == 4 else { return }
+        if !TCPProbe.accepts(host: control.host, port: control.port) {
+            throw Failure(description: "\(edge.name) is unreachable at \(baseURL) (connection refused); is it running (outpost up)?")
+        }
     }
 
     private func call(_ method: HTTPMethod, _ target: String, headers: HTTPHeaders = [:], body: Data? = nil, expect: Int) async throws -> Data {

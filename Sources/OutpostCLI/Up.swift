@@ -41,23 +41,39 @@ struct Up: AsyncParsableCommand {
     }
 
     static func banner(_ f: FleetConfig, origin: OriginConfig) -> String {
-        var rows: [[String]] = [["origin", "-", origin.listen.httpURL, "serves \(origin.root)"]]
+        var rows: [[String]] = [["origin", "-", origin.listen.httpURL, "", "serves \(origin.root)"]]
         for dc in f.dataCenters {
-            for e in dc.edges { rows.append([e.name, dc.name, e.listen.httpURL, "cache \(ByteSize.format(e.cacheSize))"]) }
+            for e in dc.edges {
+                rows.append([e.name, dc.name, e.listen.httpURL, e.controlListen?.httpURL ?? "-", "cache \(ByteSize.format(e.cacheSize)), pushes in \(e.dataDirectory)"])
+            }
         }
         let first = f.allEdges[0]
         let url = first.listen.httpURL
+        var tries: [(String, String)] = [
+            ("curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'", "first: fwd=miss"),
+            ("curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'", "again: hit, with Age"),
+            ("curl -s -r 0-99 \(url)/media/roastery-tour.bin | wc -c", "a Range from the cache"),
+            ("outpost fleet --json", "the fleet, for scripts"),
+        ]
+        var tokenLine = ""
+        if let control = first.controlListen, let token = first.effectiveControlToken() {
+            tokenLine = "\nControl API on each edge (e.g. \(control.httpURL)); demo token: \(token)\n"
+            tries += [
+                ("outpost push origin/site/css --prefix /pushed/css --expires 1h --tag demo", "push a folder to every edge"),
+                ("curl -si \(url)/pushed/css/site.css | grep -i cache-status", "served from the push, never pulled"),
+                ("outpost purge --tag demo", "purge by tag on every edge"),
+            ]
+        }
+        let width = tries.map(\.0.count).max() ?? 0
+        let tryLines = tries.map { "  \($0.0.padding(toLength: width, withPad: " ", startingAt: 0))   # \($0.1)" }.joined(separator: "\n")
         return """
 
         Outpost is up: the origin and \(f.allEdges.count) edges in \(f.dataCenters.count) data centers.
 
-        \(Table.render(header: ["process", "data center", "address", ""], rows: rows))
-
+        \(Table.render(header: ["process", "data center", "public", "control", ""], rows: rows))
+        \(tokenLine)
         Try:
-          curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'    # first: fwd=miss
-          curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'    # again: hit, with Age
-          curl -s -r 0-99 \(url)/media/roastery-tour.bin | wc -c                        # a Range from the cache
-          outpost fleet --json                                               # the fleet, for scripts
+        \(tryLines)
 
         Ctrl-C stops everything.
         """

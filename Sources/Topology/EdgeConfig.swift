@@ -98,7 +98,7 @@ public struct EdgeConfig: Sendable, Equatable {
         if let token = controlToken, token.count < 16 {
             throw s.error(s.table["control_token"] != nil ? "control_token" : "control_token_file", "is shorter than 16 characters; use a long random token")
         }
-        dataDirectory = try s.string("data_dir").map { relative($0, to: s.file) } ?? "data/\(name)"
+        dataDirectory = try s.string("data_dir").map { URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path } ?? "data/\(name)"
         maxPushSize = try s.byteSize("max_push_size") ?? maxPushSize
         pushCapacity = try s.byteSize("push_capacity") ?? pushCapacity
         pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []

@@ -50,6 +50,7 @@ import Testing
             #expect(edges.count >= 2)
             for e in edges {
                 #expect((e["publicURL"] as? String)?.hasPrefix("http://127.") == true)
+                #expect((e["controlURL"] as? String)?.hasSuffix(":9090") == true)
                 #expect((e["config"] as? String)?.hasSuffix(".toml") == true)
                 #expect(e["name"] is String)
             }
