@@ -64,10 +64,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "Director",
+            dependencies: [
+                "Topology", "HTTPServer", "HTTPCaching",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "OutpostCLI",
             dependencies: [
-                "Edge", "Origin", "Topology", "HTTPServer", "CacheStore",
+                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -86,6 +96,7 @@ let package = Package(
         .testTarget(name: "HTTPCachingTests", dependencies: ["HTTPCaching"], swiftSettings: strict),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "DirectorTests", dependencies: ["Director", "Edge", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["OutpostCLI", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "OriginTests",

@@ -9,6 +9,7 @@ import Synchronization
 /// adds the one handler that answers.
 public struct HTTPListener: Sendable {
     public let channel: any Channel
+    private let connections: ConnectionTracker
 
     /// The port actually bound (useful with port 0).
     public var port: Int { channel.localAddress?.port ?? 0 }
@@ -18,6 +19,7 @@ public struct HTTPListener: Sendable {
         host: String, port: Int, group: any EventLoopGroup,
         makeHandler: @escaping @Sendable () -> any ChannelHandler
     ) async throws -> HTTPListener {
+        let connections = ConnectionTracker()
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -25,7 +27,8 @@ public struct HTTPListener: Sendable {
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
                         withPipeliningAssistance: true, withErrorHandling: true
                     )
@@ -34,11 +37,14 @@ public struct HTTPListener: Sendable {
             }
             .bind(host: host, port: port)
             .get()
-        return HTTPListener(channel: channel)
+        return HTTPListener(channel: channel, connections: connections)
     }
 
+    /// Stops accepting and closes every open connection: a stopped server must not go on
+    /// answering on kept-alive connections (health checks would think it is still up).
     public func close() async {
         try? await channel.close()
+        for c in connections.all { try? await c.close() }
     }
 }
 
@@ -54,4 +60,17 @@ public enum DateHeader {
             return c.text
         }
     }
+}
+
+/// The open connections of a listener.
+final class ConnectionTracker: Sendable {
+    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        open.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    var all: [any Channel] { open.withLock { Array($0.values) } }
 }

@@ -21,14 +21,21 @@ struct FleetDescription: Codable, Equatable {
         var clientNetworks: [String]
         var edges: [Edge]
     }
+    struct Director: Codable, Equatable {
+        var zone: String
+        var dns: String
+        var http: String
+    }
     var origin: Origin
     var dataCenters: [DataCenter]
+    var director: Director
 
     init(_ fleet: FleetConfig) {
         origin = Origin(url: fleet.origin.description)
+        director = Director(zone: fleet.director.zone, dns: fleet.director.dnsListen.description, http: fleet.director.httpListen.httpURL)
         dataCenters = fleet.dataCenters.map { dc in
             DataCenter(
-                name: dc.name, location: Location(lat: dc.location.lat, lon: dc.location.lon), clientNetworks: dc.clientNetworks,
+                name: dc.name, location: Location(lat: dc.location.lat, lon: dc.location.lon), clientNetworks: dc.clientNetworks.map(\.description),
                 edges: dc.edges.map { Edge(name: $0.name, publicURL: $0.listen.httpURL, controlURL: $0.controlListen?.httpURL, config: $0.file ?? "") }
             )
         }
@@ -57,7 +64,8 @@ struct Fleet: ParsableCommand {
             print(String(decoding: try encoder.encode(FleetDescription(f)), as: UTF8.self))
             return
         }
-        print("origin  \(f.origin)")
+        print("origin    \(f.origin)")
+        print("director  \(f.director.zone): DNS \(f.director.dnsListen), HTTP \(f.director.httpListen.httpURL)")
         print(Table.render(
             header: ["data center", "location", "edge", "public URL", "config"],
             rows: f.dataCenters.flatMap { dc in

@@ -32,6 +32,9 @@ struct Up: AsyncParsableCommand {
         for edge in f.allEdges {
             try await children.waitUntilListening(name: edge.name, host: edge.listen.host, port: edge.listen.port)
         }
+        // The director last: its first health checks then find every edge up.
+        try children.spawn(name: "director", executable: exe, arguments: ["director", "--fleet", fleet.file, "--exit-with-parent"])
+        try await children.waitUntilListening(name: "director", host: f.director.httpListen.host, port: f.director.httpListen.port)
         print(Self.banner(f, origin: origin))
         fflush(nil)
         let why = await Lifecycle.waitForStop(watchParent: false)
@@ -41,7 +44,10 @@ struct Up: AsyncParsableCommand {
     }
 
     static func banner(_ f: FleetConfig, origin: OriginConfig) -> String {
-        var rows: [[String]] = [["origin", "-", origin.listen.httpURL, "", "serves \(origin.root)"]]
+        var rows: [[String]] = [
+            ["origin", "-", origin.listen.httpURL, "", "serves \(origin.root)"],
+            ["director", "-", f.director.httpListen.httpURL, "dns \(f.director.dnsListen)", "zone \(f.director.zone)"],
+        ]
         for dc in f.dataCenters {
             for e in dc.edges {
                 rows.append([e.name, dc.name, e.listen.httpURL, e.controlListen?.httpURL ?? "-", "cache \(ByteSize.format(e.cacheSize)), pushes in \(e.dataDirectory)"])
@@ -55,6 +61,18 @@ struct Up: AsyncParsableCommand {
             ("curl -s -r 0-99 \(url)/media/roastery-tour.bin | wc -c", "a Range from the cache"),
             ("outpost fleet --json", "the fleet, for scripts"),
         ]
+        let d = f.director
+        for dc in f.dataCenters {
+            if let net = dc.clientNetworks.first {
+                let client = net.network.isIPv4 ? CIDR(network: net.network, prefix: 24) : net
+                tries.append(("dig @\(d.dnsListen.host) -p \(d.dnsListen.port) \(d.zone) A +subnet=\(client) +short", "a client in \(dc.name)"))
+            }
+        }
+        if let net = f.dataCenters.first?.clientNetworks.first {
+            tries.append(("curl -s '\(d.httpListen.httpURL)/route?client=\(net.network)'", "the routing decision, as JSON"))
+            tries.append(("curl -si \(d.httpListen.httpURL)/index.html | grep -i location", "HTTP: a 302 to the nearest edge"))
+        }
+        tries.append(("open \(d.httpListen.httpURL)/status", "health of every edge"))
         var tokenLine = ""
         if let control = first.controlListen, let token = first.effectiveControlToken() {
             tokenLine = "\nControl API on each edge (e.g. \(control.httpURL)); demo token: \(token)\n"
@@ -68,7 +86,7 @@ struct Up: AsyncParsableCommand {
         let tryLines = tries.map { "  \($0.0.padding(toLength: width, withPad: " ", startingAt: 0))   # \($0.1)" }.joined(separator: "\n")
         return """
 
-        Outpost is up: the origin and \(f.allEdges.count) edges in \(f.dataCenters.count) data centers.
+        Outpost is up: the origin, \(f.allEdges.count) edges in \(f.dataCenters.count) data centers, and the director.
 
         \(Table.render(header: ["process", "data center", "public", "control", ""], rows: rows))
         \(tokenLine)

@@ -31,13 +31,18 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Path prefixes that are pulled from the origin again once their pushed object expired
     /// (elsewhere an expired push is a 404).
     public var pullAfterPushExpiry: [String]
+    /// Share of its data center's clients this edge gets, relative to the others (director).
+    public var weight: Int = 1
+    /// Addresses the director hands out for this edge; default: the listen address.
+    public var publicIPv4: String?
+    public var publicIPv6: String?
     /// File this came from, if any.
     public var file: String?
 
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
-        "push_capacity", "pull_after_push_expiry",
+        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6",
     ]
 
     public init(
@@ -102,6 +107,12 @@ public struct EdgeConfig: Sendable, Equatable {
         maxPushSize = try s.byteSize("max_push_size") ?? maxPushSize
         pushCapacity = try s.byteSize("push_capacity") ?? pushCapacity
         pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []
+        weight = try s.integer("weight") ?? 1
+        guard weight >= 1 else { throw s.error("weight", "must be at least 1") }
+        publicIPv4 = try s.string("public_ipv4")
+        if let v4 = publicIPv4, IPAddress(v4)?.isIPv4 != true { throw s.error("public_ipv4", "'\(v4)' is not an IPv4 address") }
+        publicIPv6 = try s.string("public_ipv6")
+        if let v6 = publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
         for p in pullAfterPushExpiry where !p.hasPrefix("/") {
             throw s.error("pull_after_push_expiry", "'\(p)' must start with '/'")
         }
@@ -112,6 +123,17 @@ public struct EdgeConfig: Sendable, Equatable {
     public func effectiveControlToken(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         if let t = environment["OUTPOST_CONTROL_TOKEN"], !t.isEmpty { return t }
         return controlToken
+    }
+
+    /// The IPv4 address DNS answers carry for this edge.
+    public var announcedIPv4: IPAddress? {
+        if let p = publicIPv4 { return IPAddress(p) }
+        return IPAddress(listen.host).flatMap { $0.isIPv4 && listen.host != "0.0.0.0" ? $0 : nil }
+    }
+
+    public var announcedIPv6: IPAddress? {
+        if let p = publicIPv6 { return IPAddress(p) }
+        return IPAddress(listen.host).flatMap { $0.isIPv4 || listen.host == "::" ? nil : $0 }
     }
 
     static func isValidName(_ s: String) -> Bool {

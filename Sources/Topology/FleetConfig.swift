@@ -15,8 +15,33 @@ public struct FleetConfig: Sendable, Equatable {
     public struct DataCenter: Sendable, Equatable {
         public var name: String
         public var location: Location
-        public var clientNetworks: [String]
+        public var clientNetworks: [CIDR]
         public var edges: [EdgeConfig]
+    }
+
+    /// The director's settings (`[director]` in the fleet file).
+    public struct Director: Sendable, Equatable {
+        /// The name clients resolve, e.g. `cdn.outpost.test`.
+        public var zone = "cdn.outpost.test"
+        public var dnsListen = ListenAddress(host: "127.0.0.1", port: 5353)
+        public var httpListen = ListenAddress(host: "127.0.0.1", port: 8053)
+        /// TTL of A/AAAA answers, seconds: short, so failover reaches clients quickly.
+        public var ttl = 5
+        /// Seconds between health checks of each edge.
+        public var checkInterval = 0.1
+        /// Seconds a health check may take.
+        public var checkTimeout = 0.25
+        /// Consecutive successes to mark an edge up, failures to mark it down.
+        public var rise = 2
+        public var fall = 2
+        /// Where clients of unknown networks are taken to be.
+        public var defaultLocation = Location(lat: 50.11, lon: 8.68)
+        /// Peers whose X-Forwarded-For the HTTP interface believes.
+        public var trustedProxies: [CIDR] = []
+        /// How many edges a DNS answer lists.
+        public var answerCount = 2
+
+        public init() {}
     }
 
     /// Where the fleet file was.
@@ -25,12 +50,13 @@ public struct FleetConfig: Sendable, Equatable {
     /// The origin's own configuration file, for `outpost up`.
     public var originConfigFile: String?
     public var dataCenters: [DataCenter]
+    public var director = Director()
 
     public var allEdges: [EdgeConfig] { dataCenters.flatMap(\.edges) }
 
     public static func load(file: String) throws(ConfigError) -> FleetConfig {
         let s = try ConfigSection.load(file: file)
-        try s.rejectUnknownKeys(["origin", "origin_config", "data_centers"])
+        try s.rejectUnknownKeys(["origin", "origin_config", "data_centers", "director"])
         let dir = (file as NSString).deletingLastPathComponent
         func relative(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : "\(dir)/\(p)" }
 
@@ -41,6 +67,11 @@ public struct FleetConfig: Sendable, Equatable {
         var seenListen: [ListenAddress: String] = [:]
         for d in try s.sections("data_centers") {
             try d.rejectUnknownKeys(["name", "location", "client_networks", "edges"])
+            var networks: [CIDR] = []
+            for n in try d.strings("client_networks") ?? [] {
+                guard let c = CIDR(n) else { throw d.error("client_networks", "'\(n)' is not a network in CIDR form (10.1.0.0/16, 2001:db8::/32)") }
+                networks.append(c)
+            }
             let name = try d.requiredString("name")
             guard !dcs.contains(where: { $0.name == name }) else { throw d.error("name", "data center '\(name)' is defined twice") }
             guard let loc = try d.section("location") else { throw d.error("location", "missing; write location = { lat = 50.1, lon = 8.7 }") }
@@ -72,9 +103,49 @@ public struct FleetConfig: Sendable, Equatable {
             }
             guard !edges.isEmpty else { throw d.error("edges", "data center '\(name)' lists no edge files") }
             dcs.append(DataCenter(name: name, location: Location(lat: lat, lon: lon),
-                                  clientNetworks: try d.strings("client_networks") ?? [], edges: edges))
+                                  clientNetworks: networks, edges: edges))
         }
         guard !dcs.isEmpty else { throw s.error("data_centers", "no [[data_centers]] defined; the fleet needs at least one") }
-        return FleetConfig(file: file, origin: origin, originConfigFile: try s.string("origin_config").map(relative), dataCenters: dcs)
+        var fleet = FleetConfig(file: file, origin: origin, originConfigFile: try s.string("origin_config").map(relative), dataCenters: dcs)
+        if let d = try s.section("director") { fleet.director = try Self.director(d) }
+        return fleet
+    }
+
+    static func director(_ d: ConfigSection) throws(ConfigError) -> Director {
+        try d.rejectUnknownKeys(["zone", "dns_listen", "http_listen", "ttl", "check_interval", "check_timeout", "rise", "fall",
+                                 "default_location", "trusted_proxies", "answer_count"])
+        var r = Director()
+        if let zone = try d.string("zone") {
+            let labels = zone.lowercased().split(separator: ".", omittingEmptySubsequences: false)
+            guard !zone.isEmpty, labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } }) else {
+                throw d.error("zone", "'\(zone)' is not a DNS name (labels of letters, digits and '-', separated by dots)")
+            }
+            r.zone = zone.lowercased()
+        }
+        r.dnsListen = try d.listenAddress("dns_listen") ?? r.dnsListen
+        r.httpListen = try d.listenAddress("http_listen") ?? r.httpListen
+        r.ttl = try d.integer("ttl") ?? r.ttl
+        guard r.ttl >= 0 else { throw d.error("ttl", "must be 0 or more seconds") }
+        r.checkInterval = try d.double("check_interval") ?? r.checkInterval
+        r.checkTimeout = try d.double("check_timeout") ?? r.checkTimeout
+        guard r.checkInterval > 0 else { throw d.error("check_interval", "must be more than 0 seconds") }
+        guard r.checkTimeout > 0 else { throw d.error("check_timeout", "must be more than 0 seconds") }
+        r.rise = try d.integer("rise") ?? r.rise
+        r.fall = try d.integer("fall") ?? r.fall
+        guard r.rise >= 1 else { throw d.error("rise", "must be at least 1") }
+        guard r.fall >= 1 else { throw d.error("fall", "must be at least 1") }
+        r.answerCount = try d.integer("answer_count") ?? r.answerCount
+        guard r.answerCount >= 1 else { throw d.error("answer_count", "must be at least 1") }
+        if let loc = try d.section("default_location") {
+            guard let lat = try loc.double("lat"), let lon = try loc.double("lon") else {
+                throw d.error("default_location", "write default_location = { lat = 50.1, lon = 8.7 }")
+            }
+            r.defaultLocation = Location(lat: lat, lon: lon)
+        }
+        for p in try d.strings("trusted_proxies") ?? [] {
+            guard let c = CIDR(p) else { throw d.error("trusted_proxies", "'\(p)' is not a network in CIDR form") }
+            r.trustedProxies.append(c)
+        }
+        return r
     }
 }

@@ -1,0 +1,118 @@
+import Topology
+
+/// The director's DNS logic: one query's bytes in, the response's bytes out (nil: drop it).
+/// Authoritative for one zone; routing decides the A/AAAA answers. Pure.
+public struct DNSAnswerer: Sendable {
+    public var zone: DNSName
+    public var ttl: UInt32
+    public var answerCount: Int
+    /// The director's own address, for `ns1.<zone>`.
+    public var nameServerAddress: IPAddress?
+    /// Serial of the SOA: the zone's content changes with health, so it is the start time.
+    public var serial: UInt32
+
+    public init(zone: String, ttl: Int, answerCount: Int, nameServerAddress: IPAddress?, serial: UInt32) {
+        self.zone = DNSName(zone)
+        self.ttl = UInt32(ttl)
+        self.answerCount = answerCount
+        self.nameServerAddress = nameServerAddress
+        self.serial = serial
+    }
+
+    public enum Transport: Sendable { case udp, tcp }
+
+    /// Answers `query` from `source`. `route` is called at most once, with the client address
+    /// and ECS subnet.
+    public func respond(
+        to query: [UInt8], from source: IPAddress?, transport: Transport,
+        route: (IPAddress?, CIDR?) -> RouteDecision
+    ) -> [UInt8]? {
+        let q: DNSMessage
+        do {
+            q = try DNSMessage.parse(query)
+        } catch {
+            switch error {
+            case .noHeader:
+                return nil
+            case .malformed(let id, _):
+                guard query[2] & 0x80 == 0 else { return nil }  // a malformed response: drop
+                var m = DNSMessage()
+                m.id = id
+                m.isResponse = true
+                m.rcode = DNSMessage.RCode.formErr
+                return m.encode()
+            }
+        }
+        guard !q.isResponse else { return nil }  // never answer an answer (reflection loops)
+        var r = DNSMessage()
+        r.id = q.id
+        r.isResponse = true
+        r.opcode = q.opcode
+        r.recursionDesired = q.recursionDesired
+        r.questions = q.questions
+        if q.edns != nil { r.edns = EDNS(udpPayloadSize: 1232) }
+        guard q.opcode == 0 else {
+            r.rcode = DNSMessage.RCode.notImp
+            return r.encode()
+        }
+        guard q.questions.count == 1, let question = q.questions.first else {
+            r.rcode = DNSMessage.RCode.formErr
+            return r.encode()
+        }
+        // RFC 7871 §7.1.1: a query's ECS scope must be 0.
+        if let e = q.edns, e.version != 0 || (e.clientSubnet?.scopePrefix ?? 0) != 0 {
+            r.rcode = DNSMessage.RCode.formErr  // BADVERS needs the extended rcode; FORMERR is the safe answer
+            return r.encode()
+        }
+        guard question.qclass == 1 || question.qclass == 255, question.name.isWithin(zone) else {
+            r.rcode = DNSMessage.RCode.refused
+            return r.encode()
+        }
+        r.authoritative = true
+        let relative = question.name.labels.dropLast(zone.labels.count)
+        let soa = DNSRecord(name: zone, ttl: ttl, data: .soa(
+            mname: DNSName(labels: ["ns1"] + zone.labels), rname: DNSName(labels: ["hostmaster"] + zone.labels),
+            serial: serial, refresh: 3600, retry: 600, expire: 86_400, minimum: ttl))
+        let t = question.type
+        switch Array(relative) {
+        case [], ["www"]:
+            if relative.isEmpty && t == DNSMessage.RRType.soa {
+                r.answers = [soa]
+            } else if relative.isEmpty && t == DNSMessage.RRType.ns {
+                r.answers = [DNSRecord(name: zone, ttl: ttl, data: .ns(DNSName(labels: ["ns1"] + zone.labels)))]
+                if let ns = nameServerAddress, ns.isIPv4 { r.additional = [DNSRecord(name: DNSName(labels: ["ns1"] + zone.labels), ttl: ttl, data: .a(ns))] }
+            } else if t == DNSMessage.RRType.a || t == DNSMessage.RRType.aaaa || t == DNSMessage.RRType.any {
+                let decision = route(source, q.edns?.clientSubnet?.subnet)
+                let want6 = t == DNSMessage.RRType.aaaa
+                let chosen = decision.edges.compactMap { want6 ? $0.ipv6 : $0.ipv4 }
+                let count = decision.failOpen ? chosen.count : answerCount
+                r.answers = chosen.prefix(count).map { DNSRecord(name: question.name, ttl: ttl, data: want6 ? .aaaa($0) : .a($0)) }
+                if let cs = q.edns?.clientSubnet {
+                    // RFC 7871 §7.2.1: echo the option with the scope the answer depends on.
+                    r.edns?.clientSubnet = ClientSubnet(sourcePrefix: cs.sourcePrefix, scopePrefix: UInt8(min(Int(cs.sourcePrefix), decision.scopePrefix)), address: cs.address)
+                }
+            }
+            if r.answers.isEmpty { r.authority = [soa] }  // NODATA
+        case ["ns1"]:
+            if t == DNSMessage.RRType.a || t == DNSMessage.RRType.any, let ns = nameServerAddress, ns.isIPv4 {
+                r.answers = [DNSRecord(name: question.name, ttl: ttl, data: .a(ns))]
+            } else {
+                r.authority = [soa]
+            }
+        default:
+            r.rcode = DNSMessage.RCode.nxDomain
+            r.authority = [soa]
+        }
+        var bytes = r.encode()
+        let limit = transport == .tcp ? 65_535 : max(512, Int(q.edns?.udpPayloadSize ?? 512))
+        if bytes.count > limit {
+            // RFC 1035 §4.2.1 / RFC 6891 §7: say it is truncated; the client retries over TCP.
+            r.truncated = true
+            r.answers = []
+            r.authority = []
+            r.additional = []
+            bytes = r.encode()
+        }
+        return bytes
+    }
+}

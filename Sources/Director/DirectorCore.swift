@@ -1,0 +1,35 @@
+import Foundation
+import Topology
+
+/// What the DNS and HTTP interfaces share: the routing table, the answerer and the health
+/// snapshot. Every method is a pure function of its input and the current health.
+public final class DirectorCore: Sendable {
+    public let fleet: FleetConfig
+    public let router: Router
+    public let answerer: DNSAnswerer
+    public let monitor: HealthMonitor
+    let log: @Sendable (String) -> Void
+    let clock: @Sendable () -> Double
+
+    init(fleet: FleetConfig, monitor: HealthMonitor, clock: @escaping @Sendable () -> Double, log: @escaping @Sendable (String) -> Void) {
+        self.fleet = fleet
+        self.router = Router(fleet: fleet)
+        self.monitor = monitor
+        self.clock = clock
+        self.log = log
+        answerer = DNSAnswerer(
+            zone: fleet.director.zone, ttl: fleet.director.ttl, answerCount: fleet.director.answerCount,
+            nameServerAddress: IPAddress(fleet.director.dnsListen.host), serial: UInt32(clamping: Int(clock()))
+        )
+    }
+
+    public func route(client: IPAddress?, subnet: CIDR?) -> RouteDecision {
+        let d = router.route(client: client, subnet: subnet, healthy: monitor.healthy)
+        if d.failOpen { log("NO EDGE IS HEALTHY: failing open, answering all \(d.edges.count) edges for \(d.client). Check the edges and the director's health checks.") }
+        return d
+    }
+
+    func answerDNS(_ query: [UInt8], from source: IPAddress?, transport: DNSAnswerer.Transport) -> [UInt8]? {
+        answerer.respond(to: query, from: source, transport: transport) { client, subnet in route(client: client, subnet: subnet) }
+    }
+}

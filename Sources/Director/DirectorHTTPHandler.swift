@@ -1,0 +1,140 @@
+import Foundation
+import HTTPCaching
+import NIOCore
+import NIOHTTP1
+import Topology
+
+/// The director's HTTP side: `/route?client=IP` (JSON), `/health`, `/status` (HTML) and
+/// `/status.json`; every other path is a 302 to the chosen edge with the same path and query.
+final class DirectorHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let core: DirectorCore
+    private var head: HTTPRequestHead?
+
+    init(core: DirectorCore) { self.core = core }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h): head = h
+        case .body: break
+        case .end:
+            guard let h = head else { return }
+            head = nil
+            respond(context, h)
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ h: HTTPRequestHead) {
+        let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let path = String(parts[0])
+        let query = parts.count > 1 ? String(parts[1]) : ""
+        let peer = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+        switch path {
+        case "/health":
+            let up = core.monitor.healthy.count
+            write(context, h, .ok, json: ["status": up > 0 ? "ok" : "no healthy edge", "healthyEdges": "\(up)", "edges": "\(core.monitor.targets.count)"])
+        case "/route":
+            var client = clientAddress(h, peer: peer)
+            var subnet: CIDR?
+            for pair in query.split(separator: "&") {
+                let kv = pair.split(separator: "=", maxSplits: 1)
+                guard kv.count == 2, kv[0] == "client" else { continue }
+                let value = String(kv[1]).removingPercentEncoding ?? String(kv[1])
+                if value.contains("/") {
+                    guard let c = CIDR(value) else { return write(context, h, .badRequest, json: ["error": "'\(value)' is not an address or CIDR subnet"]) }
+                    subnet = c
+                } else {
+                    guard let a = IPAddress(value) else { return write(context, h, .badRequest, json: ["error": "'\(value)' is not an IP address"]) }
+                    client = a
+                }
+            }
+            let d = core.route(client: client, subnet: subnet)
+            writeEncodable(context, h, .ok, RouteBody(d))
+        case "/status":
+            writeBody(context, h, .ok, type: "text/html; charset=utf-8",
+                      StatusPage.render(fleet: core.fleet, health: core.monitor.snapshot, changes: core.monitor.recentChanges, now: core.clock()))
+        case "/status.json":
+            writeEncodable(context, h, .ok, StatusBody(edges: core.monitor.snapshot, changes: core.monitor.recentChanges))
+        default:
+            let d = core.route(client: clientAddress(h, peer: peer), subnet: nil)
+            guard let edge = d.edges.first else {
+                return write(context, h, .serviceUnavailable, json: ["error": "no edge is configured"])
+            }
+            var headers: HTTPHeaders = ["Location": edge.publicURL + h.uri, "Cache-Control": "no-store", "X-Outpost-Edge": edge.name, "X-Outpost-Reason": d.reason]
+            headers.add(name: "Content-Length", value: "0")
+            write(context, h, .found, headers: headers, body: nil)
+        }
+    }
+
+    /// The client: the connection's peer, or the first X-Forwarded-For address when the peer is
+    /// a trusted proxy (any other peer could claim to be anyone).
+    private func clientAddress(_ h: HTTPRequestHead, peer: IPAddress?) -> IPAddress? {
+        guard let peer, core.fleet.director.trustedProxies.contains(where: { $0.contains(peer) }),
+              let xff = h.headers.first(name: "x-forwarded-for")?.split(separator: ",").first,
+              let forwarded = IPAddress(xff.trimmingCharacters(in: .whitespaces)) else { return peer }
+        return forwarded
+    }
+
+    struct RouteBody: Encodable {
+        struct Edge: Encodable {
+            var name: String
+            var publicURL: String
+            var ipv4: String?
+            var ipv6: String?
+        }
+        var client: String
+        var location: [String: Double]
+        var matchedDataCenter: String?
+        var dataCenter: String
+        var edges: [Edge]
+        var failOpen: Bool
+        var reason: String
+
+        init(_ d: RouteDecision) {
+            client = d.client
+            location = ["lat": d.location.lat, "lon": d.location.lon]
+            matchedDataCenter = d.matchedDataCenter
+            dataCenter = d.dataCenter
+            edges = d.edges.map { Edge(name: $0.name, publicURL: $0.publicURL, ipv4: $0.ipv4?.description, ipv6: $0.ipv6?.description) }
+            failOpen = d.failOpen
+            reason = d.reason
+        }
+    }
+
+    struct StatusBody: Encodable {
+        var edges: [EdgeHealth]
+        var changes: [HealthChange]
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, json: [String: String]) {
+        writeEncodable(context, h, status, json)
+    }
+
+    private func writeEncodable<T: Encodable>(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, _ value: T) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        writeBody(context, h, status, type: "application/json", String(decoding: data, as: UTF8.self) + "\n")
+    }
+
+    private func writeBody(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, type: String, _ text: String) {
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        let headers: HTTPHeaders = ["Content-Type": type, "Content-Length": "\(buffer.readableBytes)", "Cache-Control": "no-store"]
+        write(context, h, status, headers: headers, body: buffer)
+    }
+
+    private func write(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer?) {
+        var headers = headers
+        headers.add(name: "Date", value: HTTPDate.format(core.clock()))
+        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil)
+        if let body, h.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let keepAlive = h.isKeepAlive
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
+            if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+}
