@@ -80,7 +80,8 @@ import Testing
             }
             dcs += "[[data_centers]]\nname = \"\(dc)\"\nlocation = { lat = \(i * 10), lon = 0 }\nedges = [\"\(dc)-1.toml\", \"\(dc)-2.toml\"]\n"
         }
-        let fleet = dir.write("fleet.toml", "origin = \"http://127.0.0.1:\(base)\"\norigin_config = \"origin.toml\"\n" + dcs)
+        let director = "[director]\nzone = \"cdn.up.test\"\ndns_listen = \"127.0.0.1:\(base + 2)\"\nhttp_listen = \"127.0.0.1:\(base + 3)\"\ndefault_location = { lat = 0, lon = 0 }\n"
+        let fleet = dir.write("fleet.toml", "origin = \"http://127.0.0.1:\(base)\"\norigin_config = \"origin.toml\"\n" + dcs + director)
 
         let up = Process()
         up.executableURL = URL(fileURLWithPath: Self.binary)
@@ -106,6 +107,14 @@ import Testing
         #expect(try await eventually { (try? RawHTTP.request("GET", "/", port: base + 1, host: "127.0.201.1", timeout: 1)) == nil })
         let other = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.202.1")
         #expect(other.status == 200 && other.cacheStatus.hasPrefix("south-1;"))
+
+        // The director runs too, and stops sending clients to the dead edge.
+        let route = try await RawHTTP.async("GET", "/route?client=192.0.2.1", port: base + 3)
+        #expect(route.status == 200 && route.text.contains("\"dataCenter\":\"north\""))
+        #expect(try await eventually(timeout: 5) {
+            let r = try? RawHTTP.request("GET", "/route?client=192.0.2.1", port: base + 3)
+            return r?.text.contains("north-2") == true && r?.text.contains("north-1") == false
+        })
 
         kill(up.processIdentifier, SIGINT)
         #expect(try await eventually(timeout: 10) { !up.isRunning })
