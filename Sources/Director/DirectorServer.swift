@@ -29,11 +29,20 @@ public final class DirectorServer: Sendable {
         await core.monitor.checkAll()
         let d = core.fleet.director
         let core = self.core
-        let udp = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(DNSUDPHandler(director: core)) } }
-            .bind(host: d.dnsListen.host, port: d.dnsListen.port).get()
+        // One UDP socket per event loop (SO_REUSEPORT): the kernel spreads queries over them,
+        // so DNS uses every core rather than one.
+        func bindUDP(port: Int, on loop: any EventLoop) async throws -> any Channel {
+            try await DatagramBootstrap(group: loop)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel(rawValue: CInt(SOL_SOCKET)), name: NIOBSDSocket.Option(rawValue: CInt(SO_REUSEPORT))), value: 1)
+                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(DNSUDPHandler(director: core)) } }
+                .bind(host: d.dnsListen.host, port: port).get()
+        }
+        let loops = Array(group.makeIterator())
+        let udp = try await bindUDP(port: d.dnsListen.port, on: loops[0])
         let dnsPort = udp.localAddress?.port ?? d.dnsListen.port
+        var udpChannels: [any Channel] = [udp]
+        for loop in loops.dropFirst() { udpChannels.append(try await bindUDP(port: dnsPort, on: loop)) }
         let tcp = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
@@ -43,7 +52,7 @@ public final class DirectorServer: Sendable {
                 }
             }
             .bind(host: d.dnsListen.host, port: dnsPort).get()
-        channels.withLock { $0 = [udp, tcp] }
+        channels.withLock { $0 = udpChannels + [tcp] }
         let h = try await HTTPListener.bind(host: d.httpListen.host, port: d.httpListen.port, group: group) { DirectorHTTPHandler(core: core) }
         http.withLock { $0 = h }
         let monitor = core.monitor

@@ -38,6 +38,8 @@ public final class HealthMonitor: Sendable {
 
     private struct State {
         var edges: [String: EdgeHealth] = [:]
+        /// Kept up to date on every change, so a DNS answer only copies a set.
+        var healthy: Set<String> = []
         var changes: [HealthChange] = []
         var rounds = 0
     }
@@ -63,7 +65,7 @@ public final class HealthMonitor: Sendable {
     }
 
     /// Names of the edges that are up now.
-    public var healthy: Set<String> { state.withLock { Set($0.edges.values.filter(\.healthy).map(\.name)) } }
+    public var healthy: Set<String> { state.withLock { $0.healthy } }
     public var snapshot: [EdgeHealth] { state.withLock { s in targets.compactMap { s.edges[$0.name] } } }
     public var recentChanges: [HealthChange] { state.withLock { $0.changes } }
     public var rounds: Int { state.withLock { $0.rounds } }
@@ -120,6 +122,7 @@ public final class HealthMonitor: Sendable {
             guard var h = s.edges[t.name] else {
                 // First round: take the result as the state.
                 s.edges[t.name] = EdgeHealth(name: t.name, dataCenter: t.dataCenter, healthy: ok, streak: 0, lastCheck: now, lastError: error, latencyMs: latency)
+                if ok { s.healthy.insert(t.name) }
                 let c = HealthChange(time: now, edge: t.name, healthy: ok, reason: ok ? "first check passed" : "first check failed: \(error ?? "")")
                 s.changes.append(c)
                 return c
@@ -134,6 +137,7 @@ public final class HealthMonitor: Sendable {
                 h.streak += 1
                 if h.streak >= (ok ? settings.rise : settings.fall) {
                     h.healthy = ok
+                    if ok { s.healthy.insert(t.name) } else { s.healthy.remove(t.name) }
                     h.streak = 0
                     c = HealthChange(time: now, edge: t.name, healthy: ok, reason: ok
                         ? "\(settings.rise) checks in a row passed"

@@ -56,12 +56,24 @@ public struct RouteDecision: Sendable, Equatable {
 /// Client → location → data centers by great-circle distance → the first with healthy edges →
 /// those edges, weighted and stable per client subnet. Pure: health comes in as a set.
 public struct Router: Sendable {
-    public var dataCenters: [RoutingDataCenter]
-    public var defaultLocation: FleetConfig.Location
+    public let dataCenters: [RoutingDataCenter]
+    public let defaultLocation: FleetConfig.Location
+    /// Data centers by distance, from each data center's location and from the default one:
+    /// computed once, since the locations a client can have are exactly these.
+    private let orderFrom: [String: [RoutingDataCenter]]
+    private let orderFromDefault: [RoutingDataCenter]
 
     public init(dataCenters: [RoutingDataCenter], defaultLocation: FleetConfig.Location) {
         self.dataCenters = dataCenters
         self.defaultLocation = defaultLocation
+        func order(_ from: FleetConfig.Location) -> [RoutingDataCenter] {
+            dataCenters.sorted {
+                let a = Self.distanceKm(from, $0.location), b = Self.distanceKm(from, $1.location)
+                return a != b ? a < b : $0.name < $1.name
+            }
+        }
+        orderFrom = Dictionary(dataCenters.map { ($0.name, order($0.location)) }, uniquingKeysWith: { a, _ in a })
+        orderFromDefault = order(defaultLocation)
     }
 
     public init(fleet: FleetConfig) {
@@ -90,10 +102,7 @@ public struct Router: Sendable {
             }
         }
         let location = matched?.dc.location ?? defaultLocation
-        let ordered = dataCenters.sorted {
-            let a = Self.distanceKm(location, $0.location), b = Self.distanceKm(location, $1.location)
-            return a != b ? a < b : $0.name < $1.name
-        }
+        let ordered = matched.flatMap { orderFrom[$0.dc.name] } ?? orderFromDefault
         let scope = key.map { min($0.prefix, $0.network.isIPv4 ? 24 : 56) } ?? 0
         let clientText = key?.description ?? "unknown"
         let from = matched.map { "client network \($0.network) of \($0.dc.name)" } ?? "default location"
