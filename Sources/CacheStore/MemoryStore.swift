@@ -10,6 +10,8 @@ public final class MemoryStore: Sendable {
         public var objects = 0
         public var bytes = 0
         public var evictions = 0
+        /// Objects the policy declined to admit.
+        public var rejected = 0
         public var budget = 0
     }
 
@@ -23,7 +25,7 @@ public final class MemoryStore: Sendable {
     private let state: Mutex<State>
     public let budget: Int
 
-    public init(budget: Int, policy: any EvictionPolicy = LRUPolicy()) {
+    public init(budget: Int, policy: any EvictionPolicy = S3FIFOPolicy()) {
         self.budget = budget
         var s = State(policy: policy)
         s.stats.budget = budget
@@ -54,6 +56,9 @@ public final class MemoryStore: Sendable {
         return state.withLock { s in
             if let existing = s.variants[key]?.first(where: { $0.value.vary == response.vary }) {
                 Self.remove(&s, EntryID(key: key, variant: existing.key))
+            } else if !s.policy.admit(EntryID(key: key, variant: s.nextVariant), cost: cost) {
+                s.stats.rejected += 1
+                return false
             }
             while s.stats.bytes + cost > budget, let victim = s.policy.victim() {
                 Self.remove(&s, victim)

@@ -45,7 +45,7 @@ public final class EdgeServer: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfig)
         context = EdgeContext(
             config: config,
-            store: MemoryStore(budget: config.cacheSize),
+            store: MemoryStore(budget: config.cacheSize, policy: config.eviction == "lru" ? LRUPolicy() : S3FIFOPolicy()),
             pushes: pushes,
             coordinator: FetchCoordinator(clock: clock),
             client: client,

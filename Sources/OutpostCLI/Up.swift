@@ -11,6 +11,7 @@ struct Up: AsyncParsableCommand {
     @OptionGroup var fleet: FleetOptions
     @Option(help: "The origin's TOML file (default: origin_config from the fleet file).") var originConfig: String?
     @Flag(help: "Log every origin request.") var verbose = false
+    @Flag(help: .hidden) var exitWithParent = false
 
     func run() async throws {
         let f = try fleet.load()
@@ -37,7 +38,7 @@ struct Up: AsyncParsableCommand {
         try await children.waitUntilListening(name: "director", host: f.director.httpListen.host, port: f.director.httpListen.port)
         print(Self.banner(f, origin: origin))
         fflush(nil)
-        let why = await Lifecycle.waitForStop(watchParent: false)
+        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
         print("\nstopping (\(why)) …")
         await children.stopAll()
         print("all stopped.")

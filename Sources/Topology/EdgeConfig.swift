@@ -10,6 +10,8 @@ public struct EdgeConfig: Sendable, Equatable {
     public var cacheSize: Int
     /// Larger responses are streamed through and not stored.
     public var maxObjectSize: Int
+    /// The memory tier's eviction policy: `s3fifo` (default) or `lru`.
+    public var eviction: String = "s3fifo"
     /// Largest request body a pass (POST, PUT, …) may carry to the origin.
     public var maxRequestBodySize: Int
     /// Seconds to wait for the origin's response head (and between body reads).
@@ -31,6 +33,8 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Path prefixes that are pulled from the origin again once their pushed object expired
     /// (elsewhere an expired push is a 404).
     public var pullAfterPushExpiry: [String]
+    /// Where the access log goes (`-` for standard output); nil: no access log.
+    public var accessLog: String?
     /// Share of its data center's clients this edge gets, relative to the others (director).
     public var weight: Int = 1
     /// Addresses the director hands out for this edge; default: the listen address.
@@ -42,7 +46,7 @@ public struct EdgeConfig: Sendable, Equatable {
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
-        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6",
+        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log",
     ]
 
     public init(
@@ -107,6 +111,9 @@ public struct EdgeConfig: Sendable, Equatable {
         maxPushSize = try s.byteSize("max_push_size") ?? maxPushSize
         pushCapacity = try s.byteSize("push_capacity") ?? pushCapacity
         pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []
+        eviction = try s.string("eviction") ?? "s3fifo"
+        guard ["s3fifo", "lru"].contains(eviction) else { throw s.error("eviction", "'\(eviction)' is not a policy; use s3fifo or lru") }
+        accessLog = try s.string("access_log").map { $0 == "-" ? $0 : URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path }
         weight = try s.integer("weight") ?? 1
         guard weight >= 1 else { throw s.error("weight", "must be at least 1") }
         publicIPv4 = try s.string("public_ipv4")

@@ -85,11 +85,12 @@ import Testing
 
         let up = Process()
         up.executableURL = URL(fileURLWithPath: Self.binary)
-        up.arguments = ["up", "--fleet", fleet]
+        up.arguments = ["up", "--fleet", fleet, "--exit-with-parent"]
         let out = Pipe()
         up.standardOutput = out
         up.standardError = FileHandle.nullDevice
-        up.standardInput = FileHandle.nullDevice
+        let stdin = Pipe()  // held open by this process: if the test dies, `up` and its children stop
+        up.standardInput = stdin
         let collected = OutputCollector(out.fileHandleForReading)
         try up.run()
         #expect(try await eventually(timeout: 30) { collected.text.contains("Ctrl-C stops everything") }, "banner: \(collected.text)")
@@ -119,6 +120,7 @@ import Testing
         kill(up.processIdentifier, SIGINT)
         #expect(try await eventually(timeout: 10) { !up.isRunning })
         #expect(up.terminationStatus == 0)
+        _ = stdin
         #expect(ProcessTable.pids(commandLineContaining: dir.path).isEmpty, "no child outlives `outpost up`")
     }
 }

@@ -11,6 +11,7 @@ import Testing
         let dir = TemporaryFolder()
         let base = Int.random(in: 20_000...40_000)
         var processes: [String: Process] = [:]
+        var stdins: [String: Pipe] = [:]
         var fleetFile: String { dir.path + "/fleet.toml" }
 
         init() {
@@ -34,8 +35,13 @@ import Testing
         func start(_ name: String) async throws {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: CLITests.binary)
-            p.arguments = ["edge", "--config", dir.path + "/\(name).toml"]
+            p.arguments = ["edge", "--config", dir.path + "/\(name).toml", "--exit-with-parent"]
             p.standardError = FileHandle.nullDevice
+            p.standardOutput = FileHandle.nullDevice
+            // Its standard input is a pipe this process holds: if the test dies, the edge exits.
+            let stdin = Pipe()
+            p.standardInput = stdin
+            stdins[name] = stdin
             try p.run()
             processes[name] = p
             let n = Int(name.dropFirst())!

@@ -16,7 +16,7 @@ import Testing
 
     @Test func budgetIsNeverExceededAndLeastRecentlyUsedGoesFirst() {
         let one = Self.response(bytes: 10_000).cost
-        let store = MemoryStore(budget: one * 4)
+        let store = MemoryStore(budget: one * 4, policy: LRUPolicy())
         for i in 0..<4 { #expect(store.insert(Self.key("/\(i)"), Self.response(bytes: 10_000))) }
         #expect(store.stats.objects == 4)
         _ = store.lookup(Self.key("/0"), requestHeaders: [:])  // /0 is now the most recent
