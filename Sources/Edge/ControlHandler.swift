@@ -85,6 +85,16 @@ final class ControlHandler: ChannelInboundHandler {
         switch (h.method, path) {
         case (.GET, "/health"):
             respond(context, h, 200, ["status": "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
+        case (.GET, "/stats"):
+            respondJSON(context, h, 200, edge.stats.snapshot(edge: edge.config.name, dataCenter: edge.config.dataCenter, store: edge.store.stats, pushes: pushes, now: edge.clock()))
+        case (.GET, "/metrics"):
+            let text = edge.stats.prometheusText(store: edge.store.stats, pushes: pushes, now: edge.clock())
+            var headers: HTTPHeaders = ["Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Content-Length": "\(text.count)", "Cache-Control": "no-store"]
+            if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .ok, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: text)))), promise: nil)
+            let keepAlive = h.isKeepAlive
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in if !keepAlive { channel.close(promise: nil) } }
         case (.GET, "/manifest"):
             let prefix = query["prefix"]?.first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())

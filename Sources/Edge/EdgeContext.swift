@@ -11,6 +11,8 @@ struct EdgeContext: Sendable {
     let pushes: PushStore?
     let coordinator: FetchCoordinator
     let client: HTTPClient
+    let stats: EdgeStats
+    let accessLog: AccessLog?
     let clock: @Sendable () -> Double
     let logger: @Sendable (String) -> Void
     /// This edge's `Via` entry.

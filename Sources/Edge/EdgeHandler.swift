@@ -25,6 +25,10 @@ final class EdgeHandler: ChannelInboundHandler {
         var key: CacheKey
         var collapsed = false
         var mode = Mode.waiting
+        /// What a streamed response will be counted as, and its body bytes so far.
+        var outcome = Outcome.miss
+        var status = 200
+        var bytes = 0
     }
 
     private let edge: EdgeContext
@@ -34,6 +38,8 @@ final class EdgeHandler: ChannelInboundHandler {
     private var requestBodyTooLarge = false
     private var sequence = 0
     private var current: Current?
+    /// When the current request's head arrived, for the access log.
+    private var started = 0.0
 
     init(edge: EdgeContext) {
         self.edge = edge
@@ -49,6 +55,7 @@ final class EdgeHandler: ChannelInboundHandler {
             sequence += 1
             writeText(head, .methodNotAllowed, "CONNECT is not allowed: this edge is not a proxy.\n", close: true)
         case .head(let head):
+            started = edge.clock()
             requestHead = head
             requestBody = nil
             requestBodyTooLarge = false
@@ -184,7 +191,7 @@ final class EdgeHandler: ChannelInboundHandler {
         case (.head(let head), .waiting):
             if cur.request.method == .HEAD {
                 writeHead(cur, head)
-                return finish(cur.request)
+                return finish(cur.request, status: Int(head.status.code), bytes: 0, outcome: outcome(head.cacheStatus, collapsed: cur.collapsed))
             }
             if head.status == .ok, let length = head.contentLength, length <= edge.config.maxObjectSize, Self.needsWholeBody(cur.request) {
                 cur.mode = .buffering(head, ByteBuffer())
@@ -193,15 +200,18 @@ final class EdgeHandler: ChannelInboundHandler {
             }
             writeHead(cur, head)
             cur.mode = .streaming
+            cur.outcome = outcome(head.cacheStatus, collapsed: cur.collapsed)
+            cur.status = Int(head.status.code)
             current = cur
         case (.body(let chunk), .streaming):
+            current?.bytes += chunk.readableBytes
             context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
         case (.body(var chunk), .buffering(let head, var body)):
             body.writeBuffer(&chunk)
             cur.mode = .buffering(head, body)
             current = cur
         case (.end, .streaming):
-            finish(cur.request)
+            finish(cur.request, status: cur.status, bytes: cur.bytes, outcome: cur.outcome)
         case (.end, .buffering(let head, let body)):
             let now = edge.clock()
             let whole = StoredResponse(
@@ -212,10 +222,11 @@ final class EdgeHandler: ChannelInboundHandler {
         case (.failed(let failure), .waiting), (.failed(let failure), .buffering):
             var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
             status.collapsed = cur.collapsed
-            writeText(cur.request, failure.status, failure.message + "\n", cacheStatus: status)
+            writeText(cur.request, failure.status, failure.message + "\n", cacheStatus: status, outcome: .error)
         case (.failed, .streaming):
             // Mid-body: the client must see a broken response, never a short "complete" one.
             current = nil
+            record(cur.request, status: cur.status, bytes: cur.bytes, outcome: .error)
             context?.close(promise: nil)
         case (.stored(let stored, let status), .waiting):
             deliver(stored, status)
@@ -247,10 +258,28 @@ final class EdgeHandler: ChannelInboundHandler {
         var status = status
         status.collapsed = cur.collapsed
         let response = ResponseDelivery.fromStored(stored, request: cur.request, now: edge.clock(), cacheStatus: status, via: edge.via)
-        write(cur.request, response.status, response.headers, response.body)
+        write(cur.request, response.status, response.headers, response.body, outcome: outcome(status, collapsed: cur.collapsed))
     }
 
-    private func writeText(_ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, close: Bool = false, cacheStatus: CacheStatus? = nil) {
+    /// The counted outcome of a response with this Cache-Status.
+    private func outcome(_ status: CacheStatus, collapsed: Bool) -> Outcome {
+        switch status.outcome {
+        case .hit:
+            if status.detail == "pushed" { return .pushed }
+            if (status.ttl ?? 0) < 0 || status.detail?.hasPrefix("stale") == true { return .stale }
+            return .hit
+        case .forward(let reason):
+            if reason == "method" || reason == "request" { return .pass }
+            if reason == "bypass" { return .error }
+            if collapsed { return .collapsed }
+            return status.forwardStatus == 304 ? .revalidated : .miss
+        }
+    }
+
+    private func writeText(
+        _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, close: Bool = false, cacheStatus: CacheStatus? = nil,
+        outcome: Outcome = .error
+    ) {
         var headers: HTTPHeaders = [
             "Content-Type": "text/plain; charset=utf-8",
             "Cache-Control": "no-store",
@@ -261,23 +290,41 @@ final class EdgeHandler: ChannelInboundHandler {
         headers.add(name: "Content-Length", value: String(text.utf8.count))
         if close { headers.add(name: "Connection", value: "close") }
         let buffer = context?.channel.allocator.buffer(string: text)
-        write(request, status, headers, buffer, close: close)
+        write(request, status, headers, buffer, close: close, outcome: outcome)
     }
 
-    private func write(_ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ headers: HTTPHeaders, _ body: ByteBuffer?, close: Bool = false) {
+    private func write(
+        _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ headers: HTTPHeaders, _ body: ByteBuffer?, close: Bool = false,
+        outcome: Outcome
+    ) {
         guard let context else { return }
         var headers = headers
         if !request.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        var bytes = 0
         if let body, body.readableBytes > 0, request.method != .HEAD {
+            bytes = body.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
-        finish(request, close: close)
+        finish(request, status: Int(status.code), bytes: bytes, outcome: outcome, close: close)
+    }
+
+    /// Counts and logs a response.
+    private func record(_ request: HTTPRequestHead, status: Int, bytes: Int, outcome: Outcome) {
+        edge.stats.record(outcome, bytes: bytes)
+        if let log = edge.accessLog {
+            let now = edge.clock()
+            log.append(AccessLog.line(
+                client: clientAddress, method: "\(request.method)", target: request.uri, version: "\(request.version)", status: status,
+                bytes: bytes, referer: request.headers.first(name: "referer"), userAgent: request.headers.first(name: "user-agent"),
+                outcome: outcome, seconds: now - started, now: now))
+        }
     }
 
     /// Ends the response; the pipelining handler then lets the next request through.
-    private func finish(_ request: HTTPRequestHead, close: Bool = false) {
+    private func finish(_ request: HTTPRequestHead, status: Int, bytes: Int, outcome: Outcome, close: Bool = false) {
         current = nil
+        record(request, status: status, bytes: bytes, outcome: outcome)
         guard let context else { return }
         if close || !request.isKeepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }

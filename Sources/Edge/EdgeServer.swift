@@ -35,6 +35,7 @@ public final class EdgeServer: Sendable {
                 throw EdgeStartError("edge \(config.name): \(error.message)")
             }
         }
+        let accessLog = try config.accessLog.map { try AccessLog(path: $0) }
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(config.originConnectTimeout * 1000)), read: .milliseconds(Int64(config.originTimeout * 1000))),
@@ -49,6 +50,8 @@ public final class EdgeServer: Sendable {
             pushes: pushes,
             coordinator: FetchCoordinator(clock: clock),
             client: client,
+            stats: EdgeStats(edge: config.name),
+            accessLog: accessLog,
             clock: clock,
             logger: log,
             via: "1.1 \(config.name) (outpost)"
@@ -96,6 +99,12 @@ public final class EdgeServer: Sendable {
         let c = controlListener.withLock { $0 }
         await c?.close()
         try? await context.client.shutdown()
+        context.accessLog?.close()
+    }
+
+    /// The counters now, with the hit ratios.
+    public var statsSnapshot: EdgeStats.Snapshot {
+        context.stats.snapshot(edge: config.name, dataCenter: config.dataCenter, store: store.stats, pushes: pushes, now: context.clock())
     }
 
     /// Origin fetches under way now (for tests and stats).

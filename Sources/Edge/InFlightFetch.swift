@@ -110,6 +110,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         let method: HTTPMethod = plan.method == .HEAD && plan.intent == .ifAllowed ? .GET : plan.method
         let url = edge.config.origin.description + plan.key.path
         state.withLock { $0.requestTime = edge.clock() }
+        edge.stats.originRequest()
         do {
             let request = try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
             _ = edge.client.execute(request: request, delegate: self, eventLoop: .indifferent)
@@ -151,6 +152,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             s.responseTime = now
             return s.requestTime
         }
+        edge.stats.originLatency(seconds: now - requestTime)
         if let stale = plan.revalidating {
             if status == 304 {
                 return resolve(refreshed(stale, with: head.headers, requestTime: requestTime, responseTime: now), forwardStatus: 304)
@@ -207,6 +209,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     }
 
     private func receivedBody(_ buffer: ByteBuffer) {
+        edge.stats.originBody(buffer.readableBytes)
         let tooLarge: Bool = state.withLock { s in
             guard case .streaming = s.phase else { return false }
             for w in s.waiters { w.deliver(.body(buffer)) }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Edge
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -61,6 +62,12 @@ struct ControlClient: Sendable {
         var headers: HTTPHeaders = ["X-Outpost-Expires": expires, "X-Outpost-SHA256": sha256, "Content-Type": contentType]
         if !tags.isEmpty { headers.add(name: "X-Outpost-Tags", value: tags.joined(separator: ",")) }
         _ = try await call(.PUT, "/push" + Self.encodePath(path), headers: headers, body: data, expect: 201)
+    }
+
+    func stats() async throws -> EdgeStats.Snapshot {
+        try checkReachable()
+        let body = try await call(.GET, "/stats", expect: 200)
+        return try JSONDecoder().decode(EdgeStats.Snapshot.self, from: body)
     }
 
     func delete(path: String) async throws {

@@ -72,7 +72,7 @@ struct Push: AsyncParsableCommand {
         }
         print(Table.render(
             header: ["edge", dryRun ? "would upload" : "uploaded", "unchanged", dryRun ? "would delete" : "deleted", "failed", "bytes", "time"],
-            rows: reports.map { [$0.edge, "\($0.uploaded)", "\($0.unchanged)", "\($0.deleted)", "\($0.failed)", ByteSize.format($0.bytes), String(format: "%.2fs", $0.seconds)] }
+            rows: reports.map { [$0.edge, "\($0.uploaded)", "\($0.unchanged)", "\($0.deleted)", "\($0.failed)", ByteSize.human($0.bytes), String(format: "%.2fs", $0.seconds)] }
         ))
         print("\(files.count) files in \(directory) → \(edges.count) edges under \(normalisedPrefix), expires \(expires), in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
         let failures = reports.flatMap(\.errors)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Sizes written as `512B`, `64KiB`, `64MiB`, `1GiB` (binary units; a bare number is bytes).
 public enum ByteSize {
     public static func parse(_ text: String) -> Int? {
@@ -8,6 +10,14 @@ public enum ByteSize {
             return Int(n * Double(factor))
         }
         return Int(s).flatMap { $0 >= 0 ? $0 : nil }
+    }
+
+    /// For people: `980 B`, `2.9 KiB`, `14.2 MiB`.
+    public static func human(_ bytes: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(bytes), i = 0
+        while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(bytes) B" : String(format: "%.1f %@", v, units[i])
     }
 
     public static func format(_ bytes: Int) -> String {

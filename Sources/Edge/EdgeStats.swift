@@ -1,0 +1,180 @@
+import CacheStore
+import Foundation
+import Prometheus
+import Synchronization
+
+/// How one request was answered, as counted and logged.
+public enum Outcome: String, CaseIterable, Sendable, Codable {
+    /// From memory, fresh.
+    case hit
+    /// From memory, stale (stale-while-revalidate, stale-if-error).
+    case stale
+    /// A pushed object.
+    case pushed
+    /// Waited on another request's origin fetch.
+    case collapsed
+    /// The origin confirmed the stored copy with a 304.
+    case revalidated
+    /// Fetched from the origin.
+    case miss
+    /// Not cacheable (unsafe method, Authorization): forwarded as is.
+    case pass
+    /// Refused or failed (4xx from the edge itself, 5xx the origin could not be reached for).
+    case error
+
+    /// Answered without an origin request of its own.
+    var isHit: Bool { self == .hit || self == .stale || self == .pushed || self == .collapsed }
+    /// Its body did not come from the origin this time (a 304 saves the body).
+    var savesOriginBytes: Bool { isHit || self == .revalidated }
+
+    /// The word nginx users know from `$upstream_cache_status`.
+    var logWord: String {
+        switch self {
+        case .hit: "HIT"
+        case .stale: "STALE"
+        case .pushed: "PUSHED"
+        case .collapsed: "COLLAPSED"
+        case .revalidated: "REVALIDATED"
+        case .miss: "MISS"
+        case .pass: "BYPASS"
+        case .error: "ERROR"
+        }
+    }
+}
+
+/// An edge's counters: exact values for the stats JSON and `outpost stats`, and the same
+/// numbers as Prometheus metrics. Recording is a short lock and a few atomic adds.
+public final class EdgeStats: Sendable {
+    public struct Counts: Sendable, Codable, Equatable {
+        public var requests = 0
+        public var bytes = 0
+    }
+
+    public struct Snapshot: Sendable, Codable {
+        public var edge: String
+        public var dataCenter: String
+        public var time: Double
+        public var outcomes: [String: Counts]
+        public var origin: Counts
+        public var store: Store
+        public var pushed: Counts
+        public var hitRatio: Double
+        public var byteHitRatio: Double
+        public var definition: String
+
+        public struct Store: Sendable, Codable {
+            public var objects: Int
+            public var bytes: Int
+            public var budget: Int
+            public var evictions: Int
+            public var rejected: Int
+        }
+    }
+
+    public static let definition = "hit ratio = requests answered without an origin request of their own (hit, stale, pushed, collapsed) / all requests but passes; byte hit ratio = body bytes not fetched from the origin (those and revalidated) / all body bytes but passes"
+
+    private struct State {
+        var outcomes: [Outcome: Counts] = [:]
+        var origin = Counts()
+    }
+
+    private let state = Mutex(State())
+    public let registry = PrometheusCollectorRegistry()
+    private let requestCounters: [Outcome: Counter]
+    private let byteCounters: [Outcome: Counter]
+    private let originRequests: Counter
+    private let originBytes: Counter
+    private let originLatency: DurationHistogram
+    private let storedObjects: Gauge
+    private let storedBytes: Gauge
+    private let evictions: Gauge
+    private let pushedObjects: Gauge
+    private let pushedBytes: Gauge
+
+    public init(edge: String) {
+        let labels = [("edge", edge)]
+        var requests: [Outcome: Counter] = [:], bytes: [Outcome: Counter] = [:]
+        for o in Outcome.allCases {
+            requests[o] = registry.makeCounter(descriptor: .outpost("requests_total", "Requests answered, by cache outcome"), labels: labels + [("outcome", o.rawValue)])
+            bytes[o] = registry.makeCounter(descriptor: .outpost("response_body_bytes_total", "Response body bytes sent to clients, by cache outcome"), labels: labels + [("outcome", o.rawValue)])
+        }
+        requestCounters = requests
+        byteCounters = bytes
+        originRequests = registry.makeCounter(descriptor: .outpost("origin_requests_total", "Requests sent to the origin"), labels: labels)
+        originBytes = registry.makeCounter(descriptor: .outpost("origin_body_bytes_total", "Body bytes received from the origin"), labels: labels)
+        originLatency = registry.makeDurationHistogram(
+            descriptor: .outpost("origin_response_seconds", "Time from sending an origin request to its response head"), labels: labels,
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                      .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10)])
+        storedObjects = registry.makeGauge(descriptor: .outpost("cache_objects", "Objects in the memory cache"), labels: labels)
+        storedBytes = registry.makeGauge(descriptor: .outpost("cache_bytes", "Bytes in the memory cache"), labels: labels)
+        evictions = registry.makeGauge(descriptor: .outpost("cache_evictions", "Objects evicted from the memory cache since start"), labels: labels)
+        pushedObjects = registry.makeGauge(descriptor: .outpost("pushed_objects", "Pushed objects held"), labels: labels)
+        pushedBytes = registry.makeGauge(descriptor: .outpost("pushed_bytes", "Bytes of pushed objects held"), labels: labels)
+    }
+
+    func record(_ outcome: Outcome, bytes: Int) {
+        state.withLock { s in
+            s.outcomes[outcome, default: Counts()].requests += 1
+            s.outcomes[outcome, default: Counts()].bytes += bytes
+        }
+        requestCounters[outcome]!.increment()
+        byteCounters[outcome]!.increment(by: Int64(bytes))
+    }
+
+    func originRequest() {
+        state.withLock { $0.origin.requests += 1 }
+        originRequests.increment()
+    }
+
+    func originBody(_ bytes: Int) {
+        state.withLock { $0.origin.bytes += bytes }
+        originBytes.increment(by: Int64(bytes))
+    }
+
+    func originLatency(seconds: Double) {
+        originLatency.record(.nanoseconds(Int64(seconds * 1e9)))
+    }
+
+    public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> Snapshot {
+        let s = state.withLock { $0 }
+        var all = 0, hits = 0, bytes = 0, savedBytes = 0
+        for (o, c) in s.outcomes where o != .pass {
+            all += c.requests
+            bytes += c.bytes
+            if o.isHit { hits += c.requests }
+            if o.savesOriginBytes { savedBytes += c.bytes }
+        }
+        let pushed = pushes?.manifest(now: now) ?? []
+        return Snapshot(
+            edge: edge, dataCenter: dataCenter, time: now,
+            outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, s.outcomes[$0] ?? Counts()) }),
+            origin: s.origin,
+            store: .init(objects: store.objects, bytes: store.bytes, budget: store.budget, evictions: store.evictions, rejected: store.rejected),
+            pushed: Counts(requests: pushed.count, bytes: pushed.reduce(0) { $0 + $1.size }),
+            hitRatio: all == 0 ? 0 : Double(hits) / Double(all),
+            byteHitRatio: bytes == 0 ? 0 : Double(savedBytes) / Double(bytes),
+            definition: Self.definition
+        )
+    }
+
+    /// The Prometheus text exposition, with the store's gauges set now.
+    public func prometheusText(store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> [UInt8] {
+        storedObjects.set(Int64(store.objects))
+        storedBytes.set(Int64(store.bytes))
+        evictions.set(Int64(store.evictions))
+        let pushed = pushes?.manifest(now: now) ?? []
+        pushedObjects.set(Int64(pushed.count))
+        pushedBytes.set(Int64(pushed.reduce(0) { $0 + $1.size }))
+        var out: [UInt8] = []
+        registry.emit(into: &out)
+        return out
+    }
+}
+
+extension MetricNameDescriptor {
+    /// `outpost_<name>`: the whole name after the namespace (the unit is part of it).
+    static func outpost(_ name: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "outpost", metricName: name, unitName: "", helpText: help)
+    }
+}
