@@ -8,13 +8,15 @@ public final class DirectorCore: Sendable {
     public let router: Router
     public let answerer: DNSAnswerer
     public let monitor: HealthMonitor
+    public let stats: FleetStats
     let log: @Sendable (String) -> Void
     let clock: @Sendable () -> Double
 
-    init(fleet: FleetConfig, monitor: HealthMonitor, clock: @escaping @Sendable () -> Double, log: @escaping @Sendable (String) -> Void) {
+    init(fleet: FleetConfig, monitor: HealthMonitor, stats: FleetStats, clock: @escaping @Sendable () -> Double, log: @escaping @Sendable (String) -> Void) {
         self.fleet = fleet
         self.router = Router(fleet: fleet)
         self.monitor = monitor
+        self.stats = stats
         self.clock = clock
         self.log = log
         answerer = DNSAnswerer(

@@ -55,6 +55,10 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
         case "/status":
             writeBody(context, h, .ok, type: "text/html; charset=utf-8",
                       StatusPage.render(fleet: core.fleet, health: core.monitor.snapshot, changes: core.monitor.recentChanges, now: core.clock()))
+        case "/dashboard":
+            writeBody(context, h, .ok, type: "text/html; charset=utf-8", Dashboard.page)
+        case "/dashboard.json":
+            writeEncodable(context, h, .ok, Dashboard.body(stats: core.stats, health: core.monitor.snapshot))
         case "/status.json":
             writeEncodable(context, h, .ok, StatusBody(edges: core.monitor.snapshot, changes: core.monitor.recentChanges))
         default:

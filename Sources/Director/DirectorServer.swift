@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPServer
 import NIOCore
@@ -12,6 +13,8 @@ public final class DirectorServer: Sendable {
     private let channels = Mutex<[any Channel]>([])
     private let http = Mutex<HTTPListener?>(nil)
     private let checker = Mutex<Task<Void, Never>?>(nil)
+    private let poller = Mutex<Task<Void, Never>?>(nil)
+    private let client: HTTPClient
 
     public init(
         fleet: FleetConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -19,7 +22,10 @@ public final class DirectorServer: Sendable {
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.group = group
-        core = DirectorCore(fleet: fleet, monitor: HealthMonitor(fleet: fleet, group: group, clock: clock, log: log), clock: clock, log: log)
+        client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .init(redirectConfiguration: .disallow,
+                                                                                       timeout: .init(connect: .milliseconds(500), read: .seconds(1))))
+        core = DirectorCore(fleet: fleet, monitor: HealthMonitor(fleet: fleet, group: group, clock: clock, log: log),
+                            stats: FleetStats(fleet: fleet, client: client, clock: clock), clock: clock, log: log)
     }
 
     /// Runs a first round of health checks, then binds DNS (UDP, TCP) and HTTP and keeps
@@ -58,12 +64,23 @@ public final class DirectorServer: Sendable {
         let monitor = core.monitor
         let task = Task.detached { await monitor.run() }
         checker.withLock { $0 = task }
+        // The dashboard's numbers: every edge's stats, once a second.
+        let stats = core.stats
+        let polling = Task.detached {
+            while !Task.isCancelled {
+                await stats.poll(healthy: monitor.healthy)
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        poller.withLock { $0 = polling }
         return (dnsPort, h.port)
     }
 
     public func stop() async {
         checker.withLock { $0?.cancel() }
+        poller.withLock { $0?.cancel() }
         for c in channels.withLock({ $0 }) { try? await c.close() }
         await http.withLock { $0 }?.close()
+        try? await client.shutdown()
     }
 }

@@ -1,0 +1,79 @@
+import Foundation
+import TestSupport
+import Testing
+@testable import Director
+
+/// The dashboard in a real headless browser (Debian's chromium; .ci/run installs it): the page
+/// loads, the plot and the per-edge bars render with data, and no script error happens.
+@Suite(.serialized) struct DashboardTests {
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test func dashboardRendersInAHeadlessBrowser() async throws {
+        let lab = DirectorEndToEndTests.Lab()
+        try await lab.start()
+        let control = lab.configs["eu-1"]!.controlListen!
+        let token = "director-test-token-0123456789"
+        let pushed = try await RawHTTP.async("PUT", "/push/hello.txt", port: control.port, host: control.host,
+                                             headers: ["Authorization": "Bearer \(token)", "X-Outpost-Expires": "1h"], body: "hello")
+        #expect(pushed.status == 201)
+        let publicAddress = lab.configs["eu-1"]!.listen
+        for _ in 0..<9 { _ = try await RawHTTP.async("GET", "/hello.txt", port: publicAddress.port, host: publicAddress.host) }
+        _ = try await RawHTTP.async("GET", "/missing.txt", port: publicAddress.port, host: publicAddress.host)  // origin down: an error
+        try await Task.sleep(for: .milliseconds(2500))  // two polls of every edge
+
+        let json = try await RawHTTP.async("GET", "/dashboard.json", port: lab.httpPort)
+        #expect(json.status == 200)
+        #expect(json.text.contains("\"hitRatio\":0.9"), "9 pushed hits of 10 requests: \(json.text.prefix(300))")
+        #expect(json.text.contains("all requests but passes"))
+
+        guard let chromium = Self.chromium else {
+            print("chromium is not installed here (.ci/run installs it): the browser half of this test did not run")
+            await lab.stopAll()
+            return
+        }
+        let url = "http://127.0.0.1:\(lab.httpPort)/dashboard"
+        let (dom, log) = try Self.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+                                                 "--virtual-time-budget=4000", "--dump-dom", url])
+        #expect(dom.contains("id=\"fleet-ratio\">90.0%<"), "the headline number: \(dom.prefix(400))")
+        let d = try #require(dom.range(of: "id=\"cumulative\"").map { dom[$0.upperBound...].prefix(300) })
+        #expect(d.contains("d=\"M") && d.contains(" L"), "the plot has a line: \(d)")
+        let rows = dom.components(separatedBy: "class=\"row edge up\"").count + dom.components(separatedBy: "class=\"row edge down\"").count - 2
+        #expect(rows == 6, "a bar per edge")
+        #expect(dom.contains("data-edge=\"eu-1\"") && dom.contains("width:90.0%"))
+        #expect(!dom.contains("data-errors"), "no script error")
+        #expect(!log.contains("Uncaught"), "no console error: \(log.split(separator: "\n").filter { $0.contains("CONSOLE") })")
+        _ = try? Self.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000", "--window-size=1000,800",
+                                     "--screenshot=\(NSTemporaryDirectory())outpost-dashboard.png", url])
+        await lab.stopAll()
+    }
+
+    static func run(_ exe: String, _ args: [String]) throws -> (String, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Both pipes are drained at once, so a chatty stderr cannot block the browser.
+        let errors = PipeDrain(err.fileHandleForReading)
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (String(decoding: o, as: UTF8.self), errors.text())
+    }
+}
+
+final class PipeDrain: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+    func text() -> String {
+        done.wait()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
