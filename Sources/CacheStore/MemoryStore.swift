@@ -56,7 +56,8 @@ public final class MemoryStore: Sendable {
         return state.withLock { s in
             if let existing = s.variants[key]?.first(where: { $0.value.vary == response.vary }) {
                 Self.remove(&s, EntryID(key: key, variant: existing.key))
-            } else if !s.policy.admit(EntryID(key: key, variant: s.nextVariant), cost: cost) {
+            } else if !s.policy.admit(EntryID(key: key, variant: s.nextVariant), cost: cost), s.stats.bytes + cost > budget {
+                // Admission only matters when something would have to go to make room.
                 s.stats.rejected += 1
                 return false
             }

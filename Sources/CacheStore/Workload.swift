@@ -126,7 +126,7 @@ public enum PolicySimulator {
                 }
                 continue
             }
-            guard size <= budget, policy.admit(entry, cost: size) else {
+            guard size <= budget, policy.admit(entry, cost: size) || used + size <= budget else {
                 r.rejected += 1
                 continue
             }

@@ -230,32 +230,34 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     }
 
     private func finished() {
-        // Store first, then tell the waiters and leave the coordinator: a request arriving in
-        // between finds either this fetch or the stored object, never neither.
-        let toStore: StoredResponse? = state.withLock { s in
-            guard case .streaming(let head) = s.phase, s.storing else { return nil }
-            var body = ByteBuffer()
-            body.reserveCapacity(s.bodyBytes)
-            for var c in s.chunks { body.writeBuffer(&c) }
-            s.chunks = []
-            return StoredResponse(
-                status: s.storedStatus, headers: s.storedHeaders, body: body,
-                freshness: Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
-                vary: head.vary
-            )
-        }
-        if let toStore {
-            if !edge.store.insert(plan.key, toStore) { edge.log("\(plan.key.path) not stored: larger than the whole cache budget") }
-        }
-        state.withLock { s in
-            guard case .streaming = s.phase else { return }
+        // Storing, ending the waiters' responses and closing the door to new joiners happen in
+        // one step: a request arriving meanwhile either joins before (and gets every byte) or
+        // finds the stored object. (The store's lock nests inside this one, never the reverse.)
+        let (refused, status): (Int?, UInt) = state.withLock { s in
+            guard case .streaming(let head) = s.phase else { return (nil, 0) }
+            var refused: Int?
+            if s.storing {
+                var body = ByteBuffer()
+                body.reserveCapacity(s.bodyBytes)
+                for var c in s.chunks { body.writeBuffer(&c) }
+                let response = StoredResponse(
+                    status: s.storedStatus, headers: s.storedHeaders, body: body,
+                    freshness: Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
+                    vary: head.vary
+                )
+                if !edge.store.insert(plan.key, response) { refused = response.cost }
+            }
             s.phase = .finished
+            s.chunks = []
             for w in s.waiters { w.deliver(.end) }
             s.waiters = []
+            return (refused, s.storedStatus.code)
+        }
+        if let cost = refused, cost > edge.store.budget {
+            edge.log("\(plan.key.path) not stored: larger than the whole cache budget (cache_size)")
         }
         edge.coordinator.detach(plan.key, self)
         // §4.4: a successful unsafe request invalidates what is stored for its URL.
-        let status = state.withLock { $0.storedStatus.code }
         if plan.intent == .never, plan.method != .OPTIONS, status < 400 { edge.store.remove(plan.key) }
     }
 

@@ -34,6 +34,10 @@ final class StaticFileHandler: ChannelInboundHandler {
         guard request.method == .GET || request.method == .HEAD else {
             return writeText(context, request, .methodNotAllowed, "Method \(request.method) not allowed; this origin serves GET and HEAD.\n", extra: ["Allow": "GET, HEAD"])
         }
+        if let prefix = server.config.syntheticPrefix, request.uri.hasPrefix(prefix),
+           let (id, size) = Self.synthetic(request.uri.dropFirst(prefix.count)) {
+            return writeSynthetic(context, request, id: id, size: size)
+        }
         let resolved = SafePath.resolve(request.uri)
         guard case .segments(let segments, let directoryForm) = resolved else {
             if case .rejected(let status, let reason) = resolved {
@@ -76,6 +80,25 @@ final class StaticFileHandler: ChannelInboundHandler {
                 handler.writeText(context, request, .internalServerError, "Could not read the file; see the origin's log.\n")
             }
         }
+    }
+
+    /// `<id>-<size>.bin`, size at most 16 MiB.
+    static func synthetic(_ name: Substring) -> (Int, Int)? {
+        guard name.hasSuffix(".bin") else { return nil }
+        let parts = name.dropLast(4).split(separator: "-")
+        guard parts.count == 2, let id = Int(parts[0]), let size = Int(parts[1]), id >= 0, (0...(16 << 20)).contains(size) else { return nil }
+        return (id, size)
+    }
+
+    /// A generated object: deterministic bytes, cacheable for an hour. For `outpost bench`.
+    private func writeSynthetic(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, id: Int, size: Int) {
+        let headers: HTTPHeaders = [
+            "Date": DateHeader.value(at: server.clock()), "Content-Type": "application/octet-stream",
+            "Content-Length": "\(size)", "Cache-Control": "public, max-age=3600", "ETag": "\"gen-\(id)-\(size)\"",
+        ]
+        var body = context.channel.allocator.buffer(capacity: size)
+        body.writeRepeatingByte(UInt8(truncatingIfNeeded: id), count: size)
+        write(context, request, .ok, headers, body)
     }
 
     private static func split(_ uri: String) -> (Substring, Substring) {

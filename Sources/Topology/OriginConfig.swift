@@ -18,6 +18,8 @@ public struct OriginConfig: Sendable, Equatable {
     public var defaultCacheControl: String
     /// First matching rule wins.
     public var rules: [Rule]
+    /// Path prefix of generated objects for benchmarks (`<prefix><id>-<size>.bin`); nil: off.
+    public var syntheticPrefix: String? = "/_bench/"
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), root: String,
@@ -31,7 +33,7 @@ public struct OriginConfig: Sendable, Equatable {
 
     public static func load(file: String) throws(ConfigError) -> OriginConfig {
         let s = try ConfigSection.load(file: file)
-        try s.rejectUnknownKeys(["listen", "root", "default_cache_control", "rules"])
+        try s.rejectUnknownKeys(["listen", "root", "default_cache_control", "rules", "synthetic_prefix"])
         let dir = (file as NSString).deletingLastPathComponent
         let rootSetting = try s.string("root") ?? "site"
         let root = rootSetting.hasPrefix("/") ? rootSetting : (dir.isEmpty ? rootSetting : "\(dir)/\(rootSetting)")
@@ -46,12 +48,17 @@ public struct OriginConfig: Sendable, Equatable {
             guard pattern.hasPrefix("/") else { throw r.error("path", "'\(pattern)' must start with '/'") }
             rules.append(Rule(glob: PathGlob(pattern), cacheControl: try r.requiredString("cache_control")))
         }
-        return OriginConfig(
+        var config = OriginConfig(
             listen: try s.listenAddress("listen") ?? ListenAddress(host: "127.0.0.1", port: 8080),
             root: URL(fileURLWithPath: root).standardizedFileURL.path,
             defaultCacheControl: try s.string("default_cache_control") ?? "public, max-age=60",
             rules: rules
         )
+        if let p = try s.string("synthetic_prefix") {
+            guard p.isEmpty || (p.hasPrefix("/") && p.hasSuffix("/")) else { throw s.error("synthetic_prefix", "must start and end with '/' (or be \"\" to turn it off)") }
+            config.syntheticPrefix = p.isEmpty ? nil : p
+        }
+        return config
     }
 
     /// The Cache-Control for a request path (the first rule that matches, else the default).

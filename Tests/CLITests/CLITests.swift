@@ -109,6 +109,13 @@ import Testing
         let other = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.202.1")
         #expect(other.status == 200 && other.cacheStatus.hasPrefix("south-1;"))
 
+        // outpost bench replays a Zipf workload of the origin's generated objects through an edge.
+        let bench = try Self.run(["bench", "--target", "http://127.0.202.2:\(base + 1)", "--requests", "400", "--objects", "50", "--concurrency", "4"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let ratio = bench.stdout.split(separator: "\n").first { $0.hasPrefix("hit ratio") }?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first
+        #expect(ratio.flatMap { Double($0) }.map { $0 > 0.5 } == true, "50 objects, 400 requests: mostly hits: \(bench.stdout) \(bench.stderr)")
+        #expect(bench.stdout.contains("p99"))
+
         // The director runs too, and stops sending clients to the dead edge.
         let route = try await RawHTTP.async("GET", "/route?client=192.0.2.1", port: base + 3)
         #expect(route.status == 200 && route.text.contains("\"dataCenter\":\"north\""))
