@@ -34,6 +34,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Topology", swiftSettings: strict),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CBrotli", path: "Sources/CBrotli"),
+        .target(name: "Assets", dependencies: ["CZlib", "CBrotli"], swiftSettings: strict),
         .target(
             name: "HTTPServer",
             dependencies: [
@@ -57,7 +60,7 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
-                "HTTPCaching", "CacheStore", "Topology", "HTTPServer",
+                "HTTPCaching", "CacheStore", "Topology", "HTTPServer", "Assets",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -80,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "OutpostCLI",
             dependencies: [
-                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore",
+                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore", "Assets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -99,6 +102,7 @@ let package = Package(
         .testTarget(name: "HTTPCachingTests", dependencies: ["HTTPCaching"], swiftSettings: strict),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AssetsTests", dependencies: ["Assets"], swiftSettings: strict),
         .testTarget(name: "DirectorTests", dependencies: ["Director", "Edge", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["OutpostCLI", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -109,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "EdgeTests",
             dependencies: [
-                "Edge", "Origin", "TestSupport",
+                "Edge", "Origin", "Assets", "TestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strict

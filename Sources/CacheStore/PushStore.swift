@@ -146,6 +146,22 @@ public final class PushStore: Sendable {
         }
     }
 
+    /// Replaces the served response of a stored object (same push), e.g. with its variants.
+    public func replaceResponse(_ object: PushedObject) {
+        objects.withLock { if $0[object.path]?.pushedAt == object.pushedAt { $0[object.path] = object } }
+    }
+
+    /// Replaces every loaded object's response by what `transform` makes of it (the edge
+    /// builds compressed variants this way after a restart).
+    public func transformAll(_ transform: (StoredResponse) -> StoredResponse) {
+        let all = objects.withLock { Array($0.values) }
+        for var o in all {
+            o.response = transform(o.response)
+            let updated = o
+            objects.withLock { if $0[updated.path]?.pushedAt == updated.pushedAt { $0[updated.path] = updated } }
+        }
+    }
+
     public var totalBytes: Int { objects.withLock { $0.values.reduce(0) { $0 + $1.size } } }
 
     /// Writes the object durably, then makes it visible. Returns after the data and the rename

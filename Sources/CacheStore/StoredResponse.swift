@@ -12,6 +12,11 @@ public struct StoredResponse: Sendable {
     public var vary: VarySelector
     /// Surrogate keys (`Surrogate-Key`, `Cache-Tag`) for purge by tag.
     public var tags: [String]
+    /// Compressed variants of `body` by content coding (`br`, `zstd`, `gzip`), built once.
+    public var variants: [String: ByteBuffer] = [:]
+    /// The body is not the origin's bytes (minified, or served in other codings): the ETag
+    /// clients see is weak.
+    public var transformed = false
 
     public var etag: String? { headers.first(name: "etag") }
     public var lastModified: String? { headers.first(name: "last-modified") }
@@ -27,7 +32,7 @@ public struct StoredResponse: Sendable {
 
     /// Bytes charged against the budget: body, header text and a fixed overhead per entry.
     public var cost: Int {
-        var n = body.readableBytes + 256
+        var n = body.readableBytes + 256 + variants.values.reduce(0) { $0 + $1.readableBytes }
         for (name, value) in headers { n += name.utf8.count + value.utf8.count + 4 }
         return n
     }

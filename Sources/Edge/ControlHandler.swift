@@ -123,9 +123,12 @@ final class ControlHandler: ChannelInboundHandler {
             if let expected = request.sha256, expected != sha {
                 throw PushError(422, "\(request.path): the body's SHA-256 is \(sha), not \(expected) as X-Outpost-SHA256 says; nothing was stored. Upload again")
             }
-            let object = PushedObject(path: request.path, body: body, sha256: sha, contentType: request.contentType, tags: request.tags,
+            var object = PushedObject(path: request.path, body: body, sha256: sha, contentType: request.contentType, tags: request.tags,
                                       expires: request.expires, pushedAt: now)
             try pushes.put(object)
+            // Served minified and compressed (brotli 11: it is compressed once and kept).
+            object.response = edge.assets.apply(object.response, strongest: true)
+            pushes.replaceResponse(object)
             // A pushed object replaces any pulled copy of the same URL.
             edge.store.remove(edge.key(request.path))
             return object.meta

@@ -12,6 +12,7 @@ struct EdgeContext: Sendable {
     let coordinator: FetchCoordinator
     let client: HTTPClient
     let stats: EdgeStats
+    let assets: AssetTransform
     let accessLog: AccessLog?
     let clock: @Sendable () -> Double
     let logger: @Sendable (String) -> Void

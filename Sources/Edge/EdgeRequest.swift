@@ -50,7 +50,9 @@ enum EdgeRequest {
     /// Request headers that reach the origin on a cacheable fetch. Anything else (cookies,
     /// `X-Forwarded-Host`, `X-Original-URL`, …) could change the response without being part of
     /// the cache key, which is how caches get poisoned, so it is not forwarded.
-    static let forwardedOnLookup: Set<String> = ["accept", "accept-encoding", "accept-language", "user-agent"]
+    /// Accept-Encoding is not among them: the edge asks for identity and builds its own
+    /// compressed variants.
+    static let forwardedOnLookup: Set<String> = ["accept", "accept-language", "user-agent"]
 
     /// Headers for the origin request. Lookups forward only `forwardedOnLookup`; passes forward
     /// every end-to-end header. Both get `Via` and `X-Forwarded-For`/`-Proto`.

@@ -36,6 +36,9 @@ public final class EdgeServer: Sendable {
             }
         }
         let accessLog = try config.accessLog.map { try AccessLog(path: $0) }
+        let assets = AssetTransform(config: config)
+        // Pushed objects loaded from disk get their compressed variants again (not stored on disk).
+        pushes?.transformAll { assets.apply($0, strongest: true) }
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(connect: .milliseconds(Int64(config.originConnectTimeout * 1000)), read: .milliseconds(Int64(config.originTimeout * 1000))),
@@ -51,6 +54,7 @@ public final class EdgeServer: Sendable {
             coordinator: FetchCoordinator(clock: clock),
             client: client,
             stats: EdgeStats(edge: config.name),
+            assets: assets,
             accessLog: accessLog,
             clock: clock,
             logger: log,

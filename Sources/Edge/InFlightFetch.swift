@@ -3,6 +3,7 @@ import CacheStore
 import HTTPCaching
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Synchronization
 
 /// Steps 4 and 5 of the request path, **fetch** and **store**: one origin request, streamed to
@@ -42,6 +43,9 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     private enum Phase {
         case waitingForHead
         case streaming(FetchedHead)
+        /// The body is complete and goes through the asset pipeline; requests arriving now wait
+        /// for the processed object.
+        case processing(CacheStatus)
         case finished
         case resolved(StoredResponse, CacheStatus)
         case failed(OriginFailure)
@@ -86,6 +90,9 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
                 return true
             case .resolved(let stored, let status):
                 waiter.deliver(.stored(stored, status))
+                return true
+            case .processing:
+                s.waiters.append(waiter)
                 return true
             case .finished, .failed:
                 return false
@@ -183,7 +190,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         }
         let fetched = FetchedHead(
             status: head.status, headers: headers, contentLength: contentLength, cacheStatus: cacheStatus,
-            vary: VarySelector(responseHeaders: headers, requestHeaders: plan.requestHeaders),
+            vary: VarySelector(responseHeaders: headers, requestHeaders: plan.requestHeaders, ignoring: ["accept-encoding"]),
             shareable: shareable || plan.intent == .never, age: freshness.age(at: now)
         )
         let storing = storability == .storable && fits
@@ -233,9 +240,12 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         // Storing, ending the waiters' responses and closing the door to new joiners happen in
         // one step: a request arriving meanwhile either joins before (and gets every byte) or
         // finds the stored object. (The store's lock nests inside this one, never the reverse.)
-        let (refused, status): (Int?, UInt) = state.withLock { s in
-            guard case .streaming(let head) = s.phase else { return (nil, 0) }
+        // An object for the asset pipeline is stored after it, off the event loop; requests
+        // that arrive meanwhile wait for it.
+        let (refused, status, toProcess): (Int?, UInt, (StoredResponse, CacheStatus)?) = state.withLock { s in
+            guard case .streaming(let head) = s.phase else { return (nil, 0, nil) }
             var refused: Int?
+            var toProcess: (StoredResponse, CacheStatus)?
             if s.storing {
                 var body = ByteBuffer()
                 body.reserveCapacity(s.bodyBytes)
@@ -245,13 +255,31 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
                     freshness: Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
                     vary: head.vary
                 )
-                if !edge.store.insert(plan.key, response) { refused = response.cost }
+                if edge.assets.applies(status: s.storedStatus, headers: s.storedHeaders) {
+                    toProcess = (response, head.cacheStatus)
+                } else if !edge.store.insert(plan.key, response) {
+                    refused = response.cost
+                }
             }
-            s.phase = .finished
+            s.phase = toProcess.map { .processing($0.1) } ?? .finished
             s.chunks = []
             for w in s.waiters { w.deliver(.end) }
             s.waiters = []
-            return (refused, s.storedStatus.code)
+            return (refused, s.storedStatus.code, toProcess)
+        }
+        if let (response, cacheStatus) = toProcess {
+            let immutable = CacheControl(headers: response.headers).immutable
+            NIOThreadPool.singleton.submit { [self] _ in
+                let processed = edge.assets.apply(response, strongest: immutable)
+                state.withLock { s in
+                    _ = edge.store.insert(plan.key, processed)
+                    s.phase = .finished
+                    for w in s.waiters { w.deliver(.stored(processed, cacheStatus)) }
+                    s.waiters = []
+                }
+                edge.coordinator.detach(plan.key, self)
+            }
+            return
         }
         if let cost = refused, cost > edge.store.budget {
             edge.log("\(plan.key.path) not stored: larger than the whole cache budget (cache_size)")
@@ -313,6 +341,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     private func refreshed(_ stale: StoredResponse, with headers: HTTPHeaders, requestTime: Double, responseTime: Double) -> StoredResponse {
         func apply(_ r: inout StoredResponse) {
             r.headers = HeaderRules.updating(stored: r.headers, with: headers)
+            if r.transformed, let etag = r.etag, !etag.hasPrefix("W/") { r.headers.replaceOrAdd(name: "ETag", value: "W/" + etag) }
             r.freshness = Freshness(status: Int(r.status.code), headers: r.headers, requestTime: requestTime, responseTime: responseTime)
         }
         if let updated = edge.store.update(plan.key, vary: stale.vary, apply) { return updated }

@@ -1,4 +1,6 @@
+import Assets
 import CacheStore
+import Foundation
 import HTTPCaching
 import NIOCore
 import NIOHTTP1
@@ -16,15 +18,32 @@ struct ResponseDelivery {
     ) -> ResponseDelivery {
         var headers = stored.headers
         decorate(&headers, age: stored.freshness.age(at: now), cacheStatus: cacheStatus, via: via)
-        let length = stored.body.readableBytes
+        // The representation: a compressed variant the client accepts, or the identity body.
+        var body = stored.body
+        var etag = stored.etag
+        if !stored.variants.isEmpty {
+            addVary(&headers, "Accept-Encoding")
+            let available = Set(stored.variants.keys.compactMap(ContentCoding.init(rawValue:)))
+            if let coding = AcceptEncoding.choose(request.headers.first(name: "accept-encoding"), available: available),
+               let variant = stored.variants[coding.rawValue] {
+                body = variant
+                headers.replaceOrAdd(name: "Content-Encoding", value: coding.rawValue)
+                // Each representation has its own validator (RFC 9110 §8.8.3).
+                if let e = etag {
+                    etag = String(e.dropLast()) + "-\(coding.rawValue)\""
+                    headers.replaceOrAdd(name: "ETag", value: etag!)
+                }
+            }
+        }
+        let length = body.readableBytes
         if stored.status == .ok {
-            if ConditionalRequest.isNotModified(requestHeaders: request.headers, etag: stored.etag, lastModified: stored.lastModified) {
+            if ConditionalRequest.isNotModified(requestHeaders: request.headers, etag: etag, lastModified: stored.lastModified) {
                 for name in ["content-length", "content-type", "content-range", "accept-ranges"] { headers.remove(name: name) }
                 return ResponseDelivery(status: .notModified, headers: headers, body: nil)
             }
             headers.replaceOrAdd(name: "Accept-Ranges", value: "bytes")
             if request.method == .GET,
-               ConditionalRequest.rangeApplies(requestHeaders: request.headers, etag: stored.etag, lastModified: stored.lastModified) {
+               ConditionalRequest.rangeApplies(requestHeaders: request.headers, etag: etag, lastModified: stored.lastModified) {
                 switch ByteRangeOutcome.evaluate(rangeHeader: request.headers.first(name: "range"), length: length) {
                 case .full: break
                 case .partial(let r):
@@ -32,7 +51,7 @@ struct ResponseDelivery {
                     headers.replaceOrAdd(name: "Content-Length", value: String(r.count))
                     return ResponseDelivery(
                         status: .partialContent, headers: headers,
-                        body: stored.body.getSlice(at: stored.body.readerIndex + r.lowerBound, length: r.count)
+                        body: body.getSlice(at: body.readerIndex + r.lowerBound, length: r.count)
                     )
                 case .unsatisfiable:
                     headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(length)")
@@ -42,7 +61,12 @@ struct ResponseDelivery {
             }
         }
         headers.replaceOrAdd(name: "Content-Length", value: String(length))
-        return ResponseDelivery(status: stored.status, headers: headers, body: request.method == .HEAD ? nil : stored.body)
+        return ResponseDelivery(status: stored.status, headers: headers, body: request.method == .HEAD ? nil : body)
+    }
+
+    static func addVary(_ headers: inout HTTPHeaders, _ field: String) {
+        let present = headers[canonicalForm: "vary"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        if !present.contains(field.lowercased()) && !present.contains("*") { headers.add(name: "Vary", value: field) }
     }
 
     /// Adds what this cache says about the response: `Age` (RFC 9111 §5.1), `Via` (RFC 9110

@@ -15,12 +15,14 @@ public struct VarySelector: Sendable, Hashable {
     }
 
     /// The selector for a response's `Vary` and the request it answered.
-    public init(responseHeaders: HTTPHeaders, requestHeaders: HTTPHeaders) {
+    /// `ignoring`: fields the cache itself takes care of (the edge negotiates Accept-Encoding
+    /// and serves its own variants, so the origin's `Vary: Accept-Encoding` does not split it).
+    public init(responseHeaders: HTTPHeaders, requestHeaders: HTTPHeaders, ignoring: Set<String> = []) {
         var names: [String] = []
         for line in responseHeaders[canonicalForm: "vary"] {
             for name in splitOutsideQuotes(line) {
                 let n = name.lowercased()
-                if !names.contains(n) { names.append(n) }
+                if !names.contains(n) && !ignoring.contains(n) { names.append(n) }
             }
         }
         self.init(fieldNames: names, values: names.map { Self.normalisedValue(of: $0, in: requestHeaders) })

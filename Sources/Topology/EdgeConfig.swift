@@ -33,6 +33,15 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Path prefixes that are pulled from the origin again once their pushed object expired
     /// (elsewhere an expired push is a 404).
     public var pullAfterPushExpiry: [String]
+    /// Asset kinds minified when stored: `html`, `css`, `js`.
+    public var minify: [String] = ["html", "css", "js"]
+    /// Content codings built when stored, in the server's order of preference.
+    public var compress: [String] = ["br", "zstd", "gzip"]
+    /// Bodies smaller than this are not compressed.
+    public var compressMinSize = 256
+    public var gzipLevel = 6
+    public var brotliLevel = 5
+    public var zstdLevel = 3
     /// Where the access log goes (`-` for standard output); nil: no access log.
     public var accessLog: String?
     /// Share of its data center's clients this edge gets, relative to the others (director).
@@ -46,7 +55,8 @@ public struct EdgeConfig: Sendable, Equatable {
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
-        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log",
+        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress",
+        "compress_min_size", "gzip_level", "brotli_level", "zstd_level",
     ]
 
     public init(
@@ -114,6 +124,17 @@ public struct EdgeConfig: Sendable, Equatable {
         eviction = try s.string("eviction") ?? "s3fifo"
         guard ["s3fifo", "lru"].contains(eviction) else { throw s.error("eviction", "'\(eviction)' is not a policy; use s3fifo or lru") }
         accessLog = try s.string("access_log").map { $0 == "-" ? $0 : URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path }
+        minify = try s.strings("minify") ?? minify
+        for m in minify where !["html", "css", "js"].contains(m) { throw s.error("minify", "'\(m)' is not an asset kind; use html, css, js") }
+        compress = try s.strings("compress") ?? compress
+        for c in compress where !["br", "zstd", "gzip"].contains(c) { throw s.error("compress", "'\(c)' is not a coding; use br, zstd, gzip") }
+        compressMinSize = try s.byteSize("compress_min_size") ?? compressMinSize
+        gzipLevel = try s.integer("gzip_level") ?? gzipLevel
+        guard (1...9).contains(gzipLevel) else { throw s.error("gzip_level", "must be 1 to 9") }
+        brotliLevel = try s.integer("brotli_level") ?? brotliLevel
+        guard (0...11).contains(brotliLevel) else { throw s.error("brotli_level", "must be 0 to 11") }
+        zstdLevel = try s.integer("zstd_level") ?? zstdLevel
+        guard (1...19).contains(zstdLevel) else { throw s.error("zstd_level", "must be 1 to 19") }
         weight = try s.integer("weight") ?? 1
         guard weight >= 1 else { throw s.error("weight", "must be at least 1") }
         publicIPv4 = try s.string("public_ipv4")
