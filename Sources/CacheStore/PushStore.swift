@@ -85,6 +85,10 @@ public final class PushStore: Sendable {
     public let capacity: Int
     private let objects = Mutex<[String: PushedObject]>([:])
     private let tombstones = Mutex<[String: Double]>([:])
+    /// Whether anything was ever pushed or loaded: when not, a cache hit skips the lookup.
+    private let everUsed = Atomic<Bool>(false)
+
+    public var isEmpty: Bool { !everUsed.load(ordering: .relaxed) }
     /// Serialises rename + index update so disk and memory agree on the last writer.
     private let writeLock = Mutex(())
     private static let magic = "OUTPOST-PUSH 1\n"
@@ -123,6 +127,7 @@ public final class PushStore: Sendable {
             loaded[object.path] = object
         }
         store.objects.withLock { $0 = loaded }
+        if !loaded.isEmpty { store.everUsed.store(true, ordering: .relaxed) }
         let bytes = loaded.values.reduce(0) { $0 + $1.size }
         return (store, "pushed objects: \(loaded.count) loaded (\(bytes) bytes), \(expired) expired removed, \(partial) partial uploads removed, \(broken) unreadable removed")
     }
@@ -191,6 +196,7 @@ public final class PushStore: Sendable {
             try Self.fsyncDirectory(objectsDir)
             objects.withLock { $0[object.path] = object }
             tombstones.withLock { $0[object.path] = nil }
+            everUsed.store(true, ordering: .relaxed)
         }
     }
 

@@ -104,7 +104,7 @@ final class EdgeHandler: ChannelInboundHandler {
     private func lookup(_ key: CacheKey, _ request: HTTPRequestHead) {
         let now = edge.clock()
         // Pushed objects come first and never go to the origin while they live.
-        if let pushes = edge.pushes {
+        if let pushes = edge.pushes, !pushes.isEmpty {
             switch pushes.lookup(String(key.path), now: now) {
             case .live(let object):
                 var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(object.expires - now))

@@ -22,6 +22,20 @@ public enum Outcome: String, CaseIterable, Sendable, Codable {
     /// Refused or failed (4xx from the edge itself, 5xx the origin could not be reached for).
     case error
 
+    /// Position in counter arrays.
+    var index: Int {
+        switch self {
+        case .hit: 0
+        case .stale: 1
+        case .pushed: 2
+        case .collapsed: 3
+        case .revalidated: 4
+        case .miss: 5
+        case .pass: 6
+        case .error: 7
+        }
+    }
+
     /// Answered without an origin request of its own.
     var isHit: Bool { self == .hit || self == .stale || self == .pushed || self == .collapsed }
     /// Its body did not come from the origin this time (a 304 saves the body).
@@ -74,8 +88,12 @@ public final class EdgeStats: Sendable {
     public static let definition = "hit ratio = requests answered without an origin request of their own (hit, stale, pushed, collapsed) / all requests but passes; byte hit ratio = body bytes not fetched from the origin (those and revalidated) / all body bytes but passes"
 
     private struct State {
-        var outcomes: [Outcome: Counts] = [:]
+        var outcomes = [Counts](repeating: Counts(), count: Outcome.allCases.count)
         var origin = Counts()
+        var originLatencies: [Double] = []
+        /// What the Prometheus counters were last brought up to.
+        var exported = [Counts](repeating: Counts(), count: Outcome.allCases.count)
+        var exportedOrigin = Counts()
     }
 
     private let state = Mutex(State())
@@ -113,33 +131,33 @@ public final class EdgeStats: Sendable {
         pushedBytes = registry.makeGauge(descriptor: .outpost("pushed_bytes", "Bytes of pushed objects held"), labels: labels)
     }
 
+    /// On every response: one short lock, two adds. The Prometheus counters are brought up to
+    /// date when they are scraped, not here.
     func record(_ outcome: Outcome, bytes: Int) {
+        let i = outcome.index
         state.withLock { s in
-            s.outcomes[outcome, default: Counts()].requests += 1
-            s.outcomes[outcome, default: Counts()].bytes += bytes
+            s.outcomes[i].requests += 1
+            s.outcomes[i].bytes += bytes
         }
-        requestCounters[outcome]!.increment()
-        byteCounters[outcome]!.increment(by: Int64(bytes))
     }
 
     func originRequest() {
         state.withLock { $0.origin.requests += 1 }
-        originRequests.increment()
     }
 
     func originBody(_ bytes: Int) {
         state.withLock { $0.origin.bytes += bytes }
-        originBytes.increment(by: Int64(bytes))
     }
 
     func originLatency(seconds: Double) {
-        originLatency.record(.nanoseconds(Int64(seconds * 1e9)))
+        state.withLock { $0.originLatencies.append(seconds) }
     }
 
     public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> Snapshot {
         let s = state.withLock { $0 }
         var all = 0, hits = 0, bytes = 0, savedBytes = 0
-        for (o, c) in s.outcomes where o != .pass {
+        for o in Outcome.allCases where o != .pass {
+            let c = s.outcomes[o.index]
             all += c.requests
             bytes += c.bytes
             if o.isHit { hits += c.requests }
@@ -148,7 +166,7 @@ public final class EdgeStats: Sendable {
         let pushed = pushes?.manifest(now: now) ?? []
         return Snapshot(
             edge: edge, dataCenter: dataCenter, time: now,
-            outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, s.outcomes[$0] ?? Counts()) }),
+            outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, s.outcomes[$0.index]) }),
             origin: s.origin,
             store: .init(objects: store.objects, bytes: store.bytes, budget: store.budget, evictions: store.evictions, rejected: store.rejected),
             pushed: Counts(requests: pushed.count, bytes: pushed.reduce(0) { $0 + $1.size }),
@@ -160,6 +178,22 @@ public final class EdgeStats: Sendable {
 
     /// The Prometheus text exposition, with the store's gauges set now.
     public func prometheusText(store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> [UInt8] {
+        // Bring the counters up to the exact values (they only ever grow).
+        let (deltas, originDelta, latencies) = state.withLock { s -> ([Counts], Counts, [Double]) in
+            let d = zip(s.outcomes, s.exported).map { Counts(requests: $0.requests - $1.requests, bytes: $0.bytes - $1.bytes) }
+            let o = Counts(requests: s.origin.requests - s.exportedOrigin.requests, bytes: s.origin.bytes - s.exportedOrigin.bytes)
+            s.exported = s.outcomes
+            s.exportedOrigin = s.origin
+            defer { s.originLatencies.removeAll(keepingCapacity: true) }
+            return (d, o, s.originLatencies)
+        }
+        for o in Outcome.allCases {
+            requestCounters[o]!.increment(by: Int64(deltas[o.index].requests))
+            byteCounters[o]!.increment(by: Int64(deltas[o.index].bytes))
+        }
+        originRequests.increment(by: Int64(originDelta.requests))
+        originBytes.increment(by: Int64(originDelta.bytes))
+        for l in latencies { originLatency.record(.nanoseconds(Int64(l * 1e9))) }
         storedObjects.set(Int64(store.objects))
         storedBytes.set(Int64(store.bytes))
         evictions.set(Int64(store.evictions))
