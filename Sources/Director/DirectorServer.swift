@@ -45,20 +45,38 @@ public final class DirectorServer: Sendable {
                 .bind(host: d.dnsListen.host, port: port).get()
         }
         let loops = Array(group.makeIterator())
-        let udp = try await bindUDP(port: d.dnsListen.port, on: loops[0])
-        let dnsPort = udp.localAddress?.port ?? d.dnsListen.port
-        var udpChannels: [any Channel] = [udp]
-        for loop in loops.dropFirst() { udpChannels.append(try await bindUDP(port: dnsPort, on: loop)) }
-        let tcp = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
-                    try ch.pipeline.syncOperations.addHandler(DNSTCPHandler(director: core))
+        // UDP and TCP share the port. With port 0 (tests) the port UDP got may be taken for
+        // TCP; then both are tried again on another.
+        var attempt = 0
+        var dnsPort = d.dnsListen.port
+        while true {
+            attempt += 1
+            do {
+                let udp = try await bindUDP(port: d.dnsListen.port, on: loops[0])
+                channels.withLock { $0 = [udp] }
+                dnsPort = udp.localAddress?.port ?? d.dnsListen.port
+                var udpChannels: [any Channel] = [udp]
+                for loop in loops.dropFirst() {
+                    udpChannels.append(try await bindUDP(port: dnsPort, on: loop))
+                    channels.withLock { $0 = udpChannels }
                 }
+                let tcp = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelInitializer { ch in
+                        ch.eventLoop.makeCompletedFuture {
+                            try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
+                            try ch.pipeline.syncOperations.addHandler(DNSTCPHandler(director: core))
+                        }
+                    }
+                    .bind(host: d.dnsListen.host, port: dnsPort).get()
+                channels.withLock { $0 = udpChannels + [tcp] }
+                break
+            } catch where d.dnsListen.port == 0 && attempt < 10 {
+                for c in channels.withLock({ $0 }) { try? await c.close() }
+                channels.withLock { $0 = [] }
+                continue
             }
-            .bind(host: d.dnsListen.host, port: dnsPort).get()
-        channels.withLock { $0 = udpChannels + [tcp] }
+        }
         let h = try await HTTPListener.bind(host: d.httpListen.host, port: d.httpListen.port, group: group) { DirectorHTTPHandler(core: core) }
         http.withLock { $0 = h }
         let monitor = core.monitor
