@@ -1,7 +1,7 @@
 /// Picks the content coding for a response (RFC 9110 §12.5.3): the client's q-values decide
 /// what is acceptable, the server's preference (br, zstd, gzip) breaks ties; nil means identity.
 public enum AcceptEncoding {
-    public static let preference: [ContentCoding] = [.br, .zstd, .gzip]
+    public static let preference: [ContentCoding] = [.br, .zstd, .gzip, .deflate]
 
     public static func choose(_ header: String?, available: Set<ContentCoding>) -> ContentCoding? {
         guard let header, !header.isEmpty else { return nil }

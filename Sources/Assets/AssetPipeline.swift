@@ -42,6 +42,19 @@ public struct AssetPipeline: Sendable {
             .contains(t)
     }
 
+    /// A body the origin encoded itself: decoded once, so clients that do not accept its coding
+    /// get identity, and the other codings built from it; the origin's bytes stay a variant.
+    /// Nil when it cannot be decoded (it is then served as it came).
+    public func decodeAndProcess(_ body: [UInt8], coding: ContentCoding, contentType: String?, strongest: Bool, limit: Int) -> Output? {
+        guard let identity = try? Codec.decompress(body, coding, limit: limit) else { return nil }
+        var p = self
+        p.minify = []  // the origin's encoded bytes must stay the same representation
+        p.codings = codings.filter { $0 != coding }
+        var out = p.process(identity, contentType: contentType, strongest: strongest)
+        out.variants[coding] = body
+        return out
+    }
+
     /// `strongest`: pushed and immutable objects get brotli 11 (they are compressed once and
     /// served long); pulled ones the cheaper configured levels.
     public func process(_ body: [UInt8], contentType: String?, strongest: Bool) -> Output {
@@ -59,7 +72,7 @@ public struct AssetPipeline: Sendable {
         guard Self.isCompressible(type), out.body.count >= minimumSize else { return out }
         for c in codings {
             let level = switch c {
-            case .gzip: strongest ? 9 : gzipLevel
+            case .gzip, .deflate: strongest ? 9 : gzipLevel
             case .br: strongest ? 11 : brotliLevel
             case .zstd: strongest ? 19 : zstdLevel
             }

@@ -5,6 +5,8 @@ import Foundation
 /// A content coding (RFC 9110 §8.4.1) Outpost can produce and read.
 public enum ContentCoding: String, Sendable, CaseIterable, Codable {
     case br, zstd, gzip
+    /// RFC 9110 §8.4.1.2: the zlib format (RFC 1950).
+    case deflate
 
     /// Whether this machine can do it: zstd needs the libzstd runtime, loaded when first used
     /// (a fresh machine has the library but not its headers, so it is not linked at build time).
@@ -19,7 +21,8 @@ public struct CodecError: Error, CustomStringConvertible {
 public enum Codec {
     public static func compress(_ data: [UInt8], _ coding: ContentCoding, level: Int) throws -> [UInt8] {
         switch coding {
-        case .gzip: return try gzip(data, level: level)
+        case .gzip: return try zlib(data, level: level, windowBits: 15 + 16)
+        case .deflate: return try zlib(data, level: level, windowBits: 15)
         case .br: return try brotli(data, quality: level)
         case .zstd:
             guard let z = Zstd.shared else { throw CodecError(description: "zstd is not available: libzstd.so.1 was not found") }
@@ -29,7 +32,7 @@ public enum Codec {
 
     public static func decompress(_ data: [UInt8], _ coding: ContentCoding, limit: Int = 256 << 20) throws -> [UInt8] {
         switch coding {
-        case .gzip: return try gunzip(data, limit: limit)
+        case .gzip, .deflate: return try gunzip(data, limit: limit)
         case .br: return try unbrotli(data, limit: limit)
         case .zstd:
             guard let z = Zstd.shared else { throw CodecError(description: "zstd is not available: libzstd.so.1 was not found") }
@@ -37,10 +40,10 @@ public enum Codec {
         }
     }
 
-    static func gzip(_ data: [UInt8], level: Int) throws -> [UInt8] {
+    /// windowBits 15 + 16 writes a gzip wrapper (RFC 1952), 15 the zlib one (RFC 1950).
+    static func zlib(_ data: [UInt8], level: Int, windowBits: Int32) throws -> [UInt8] {
         var stream = z_stream()
-        // windowBits 15 + 16: a gzip wrapper (RFC 1952) rather than zlib's.
-        guard deflateInit2_(&stream, Int32(level), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard deflateInit2_(&stream, Int32(level), Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw CodecError(description: "gzip: deflateInit2 failed")
         }
         defer { deflateEnd(&stream) }
@@ -59,6 +62,7 @@ public enum Codec {
         return Array(out.prefix(Int(stream.total_out)))
     }
 
+    /// Reads gzip or zlib (windowBits + 32: either wrapper, detected).
     static func gunzip(_ data: [UInt8], limit: Int) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

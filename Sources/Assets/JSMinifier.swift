@@ -19,8 +19,13 @@ public enum JSMinifier {
             defer { pendingSpace = false; pendingNewline = false }
             guard let prev = out.last, prev != 0x0A else { return }
             if pendingNewline {
-                // A newline matters only where ASI could use it.
+                // A newline matters only where ASI could use it: not after a token that needs
+                // a right-hand side (an operator, but not postfix ++/--), not before one that
+                // cannot start a statement.
                 if "{;,([".utf8.contains(prev) || "}),;]".utf8.contains(next) { return }
+                let postfix = (prev == UInt8(ascii: "+") || prev == UInt8(ascii: "-")) && out.count >= 2 && out[out.count - 2] == prev
+                if !postfix && "=+-*%&|^!~?:<>.".utf8.contains(prev) && !(prev == UInt8(ascii: "/")) { return }
+                if ".?:=*%&|^<>".utf8.contains(next) { return }
                 out.append(0x0A)
             } else if pendingSpace {
                 let needed = (Bytes.isWordish(prev) && Bytes.isWordish(next))
@@ -102,17 +107,10 @@ public enum JSMinifier {
                 regexAllowed = false
                 continue
             }
-            if c == UInt8(ascii: "`") {
-                out.append(c); i += 1
-                switch copyTemplateText() {
-                case "end": regexAllowed = false
-                case "expr": braces.append(true); regexAllowed = true
-                default: return .unchanged(reason: "unterminated template literal")
-                }
-                continue
-            }
-            if c == UInt8(ascii: "}"), braces.last == true {
-                braces.removeLast()
+            // A template literal starts at ` and resumes at the } that closes one of its ${.
+            let resumesTemplate = c == UInt8(ascii: "}") && braces.last == true
+            if c == UInt8(ascii: "`") || resumesTemplate {
+                if resumesTemplate { braces.removeLast() }
                 out.append(c); i += 1
                 switch copyTemplateText() {
                 case "end": regexAllowed = false
@@ -152,7 +150,8 @@ public enum JSMinifier {
                 regexAllowed = regexKeywords.contains(word)
                 continue
             }
-            // Punctuators.
+            // Punctuators. A `;` right before `}` is never needed (ASI ends a statement at `}`).
+            if c == UInt8(ascii: "}"), out.last == UInt8(ascii: ";") { out.removeLast() }
             out.append(c); i += 1
             if c == UInt8(ascii: "{") { braces.append(false) }
             if c == UInt8(ascii: "}") { _ = braces.popLast() }

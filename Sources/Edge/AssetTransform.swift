@@ -3,12 +3,19 @@ import CacheStore
 import HTTPCaching
 import NIOCore
 import NIOHTTP1
+import Foundation
+import Topology
 
 /// Step 5's asset pipeline, for stored responses: minify and build compressed variants, once.
 struct AssetTransform: Sendable {
     let pipeline: AssetPipeline
+    /// Paths the pipeline applies to.
+    let paths: [PathGlob]
+    let maxObjectSize: Int
 
-    init(config: EdgeConfigView) {
+    init(config: EdgeConfig) {
+        paths = config.assetPaths.map(PathGlob.init)
+        maxObjectSize = config.maxObjectSize
         pipeline = AssetPipeline(
             minify: Set(config.minify.compactMap(AssetKind.init(rawValue:))),
             codings: config.compress.compactMap(ContentCoding.init(rawValue:)),
@@ -17,17 +24,32 @@ struct AssetTransform: Sendable {
 
     /// Whether a fetched response is worth sending through the pipeline: a 200 the origin did
     /// not encode itself and did not mark `no-transform`, of a type the pipeline handles.
-    func applies(status: HTTPResponseStatus, headers: HTTPHeaders) -> Bool {
-        guard status == .ok, !headers.contains(name: "content-encoding"), !CacheControl(headers: headers).noTransform,
-              let type = headers.first(name: "content-type") else { return false }
+    func applies(path: Substring, status: HTTPResponseStatus, headers: HTTPHeaders) -> Bool {
+        guard status == .ok, !CacheControl(headers: headers).noTransform, let type = headers.first(name: "content-type"),
+              paths.contains(where: { $0.matches(String(path.split(separator: "?", maxSplits: 1).first ?? "")) }) else { return false }
+        if let coding = headers.first(name: "content-encoding") {
+            return ContentCoding(rawValue: coding.trimmingCharacters(in: .whitespaces).lowercased()) != nil
+        }
         return AssetKind(contentType: type) != nil || AssetPipeline.isCompressibleType(type)
     }
 
     /// The response with its identity body minified and its variants built. CPU-heavy.
     func apply(_ r: StoredResponse, strongest: Bool) -> StoredResponse {
-        let out = pipeline.process(Array(r.body.readableBytesView), contentType: r.headers.first(name: "content-type"), strongest: strongest)
-        guard out.minified || !out.variants.isEmpty else { return r }
+        let type = r.headers.first(name: "content-type")
         var t = r
+        let out: AssetPipeline.Output
+        if let encoding = r.headers.first(name: "content-encoding") {
+            guard let coding = ContentCoding(rawValue: encoding.trimmingCharacters(in: .whitespaces).lowercased()),
+                  let decoded = pipeline.decodeAndProcess(Array(r.body.readableBytesView), coding: coding, contentType: type, strongest: strongest,
+                                                          limit: maxObjectSize * 8) else { return r }
+            out = decoded
+            t.body = ByteBuffer(bytes: out.body)
+            t.headers.remove(name: "content-encoding")
+            t.headers.remove(name: "content-length")
+        } else {
+            out = pipeline.process(Array(r.body.readableBytesView), contentType: type, strongest: strongest)
+            guard out.minified || !out.variants.isEmpty else { return r }
+        }
         if out.minified { t.body = ByteBuffer(bytes: out.body) }
         t.variants = Dictionary(uniqueKeysWithValues: out.variants.map { ($0.key.rawValue, ByteBuffer(bytes: $0.value)) })
         t.transformed = true
@@ -35,8 +57,3 @@ struct AssetTransform: Sendable {
         return t
     }
 }
-
-/// The pipeline settings from the edge's configuration.
-typealias EdgeConfigView = Topology.EdgeConfig
-
-import Topology

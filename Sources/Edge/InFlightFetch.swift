@@ -255,7 +255,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
                     freshness: Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
                     vary: head.vary
                 )
-                if edge.assets.applies(status: s.storedStatus, headers: s.storedHeaders) {
+                if edge.assets.applies(path: plan.key.path, status: s.storedStatus, headers: s.storedHeaders) {
                     toProcess = (response, head.cacheStatus)
                 } else if !edge.store.insert(plan.key, response) {
                     refused = response.cost

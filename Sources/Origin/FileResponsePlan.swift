@@ -1,4 +1,5 @@
 import HTTPCaching
+import HTTPServer
 import NIOHTTP1
 
 /// What to answer for a found file: status, headers, and which bytes (if any) to send. Pure.
@@ -7,15 +8,13 @@ struct FileResponsePlan: Equatable {
     var headers: HTTPHeaders
     /// Bytes of the file to send; nil sends none.
     var bytes: ClosedRange<Int>?
-    /// The whole of an empty file: send an empty body.
-    var sendEmptyBody: Bool { bytes == nil && status == .ok }
 
     static func make(
         file: FoundFile, method: HTTPMethod, requestHeaders: HTTPHeaders, cacheControl: String, now: Double, contentType: String
     ) -> FileResponsePlan {
         let lastModified = HTTPDate.format(file.modified)
         var headers: HTTPHeaders = [
-            "Date": DateHeaderValue.format(now),
+            "Date": DateHeader.value(at: now),
             "ETag": file.etag,
             "Last-Modified": lastModified,
             "Cache-Control": cacheControl,
@@ -44,8 +43,4 @@ struct FileResponsePlan: Equatable {
             return FileResponsePlan(status: .rangeNotSatisfiable, headers: headers, bytes: nil)
         }
     }
-}
-
-enum DateHeaderValue {
-    static func format(_ now: Double) -> String { HTTPDate.format(now) }
 }

@@ -123,16 +123,9 @@ final class StaticFileHandler: ChannelInboundHandler {
         if request.method != .HEAD, let body, body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
-        let done = context.writeAndFlushPromise()
-        context.write(wrapOutboundOut(.end(nil)), promise: done)
-        context.flush()
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive {
-            let channel = context.channel
-            done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         }
     }
-}
-
-extension ChannelHandlerContext {
-    func writeAndFlushPromise() -> EventLoopPromise<Void> { eventLoop.makePromise() }
 }

@@ -37,6 +37,8 @@ public struct EdgeConfig: Sendable, Equatable {
     public var minify: [String] = ["html", "css", "js"]
     /// Content codings built when stored, in the server's order of preference.
     public var compress: [String] = ["br", "zstd", "gzip"]
+    /// Path globs the asset pipeline applies to (minify and compress); default: every path.
+    public var assetPaths: [String] = ["/**"]
     /// Bodies smaller than this are not compressed.
     public var compressMinSize = 256
     public var gzipLevel = 6
@@ -55,7 +57,7 @@ public struct EdgeConfig: Sendable, Equatable {
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
-        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress",
+        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level",
     ]
 
@@ -127,7 +129,9 @@ public struct EdgeConfig: Sendable, Equatable {
         minify = try s.strings("minify") ?? minify
         for m in minify where !["html", "css", "js"].contains(m) { throw s.error("minify", "'\(m)' is not an asset kind; use html, css, js") }
         compress = try s.strings("compress") ?? compress
-        for c in compress where !["br", "zstd", "gzip"].contains(c) { throw s.error("compress", "'\(c)' is not a coding; use br, zstd, gzip") }
+        for c in compress where !["br", "zstd", "gzip", "deflate"].contains(c) { throw s.error("compress", "'\(c)' is not a coding; use br, zstd, gzip, deflate") }
+        assetPaths = try s.strings("asset_paths") ?? assetPaths
+        for p in assetPaths where !p.hasPrefix("/") { throw s.error("asset_paths", "'\(p)' must start with '/'") }
         compressMinSize = try s.byteSize("compress_min_size") ?? compressMinSize
         gzipLevel = try s.integer("gzip_level") ?? gzipLevel
         guard (1...9).contains(gzipLevel) else { throw s.error("gzip_level", "must be 1 to 9") }

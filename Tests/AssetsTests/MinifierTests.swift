@@ -18,7 +18,12 @@ import Testing
         ("if (a) { return /[/]\\//.test(s) }", "if(a){return/[/]\\//.test(s)}"),
         ("const t = `a ${ b + `c ${ d }` }  e`", "const t=`a ${b+`c ${d}`}  e`"),   // nested templates
         ("s = 'it''s'  +  \"q \\\" \"", "s='it''s'+\"q \\\" \""),
-        ("class A { #p = 1; get() { return this.#p } }", "class A{#p=1;get(){return this.#p}}"),
+        ("class A { #p = 1; get() { return this.#p; } }", "class A{#p=1;get(){return this.#p}}"),
+        ("for (;;) { a(); }", "for(;;){a()}"),
+        ("x = a +\n b", "x=a+b"),
+        ("x = a\n.b", "x=a.b"),
+        ("x = a++\nb", "x=a++\nb"),
+        ("x = a\n!b", "x=a\n!b"),
         ("a?.b ?? c", "a?.b??c"),
         ("x = 1 .toString()", "x=1 .toString()"),
         ("/*! licence */\nvar a", "/*! licence */\nvar a"),

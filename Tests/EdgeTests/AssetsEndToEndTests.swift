@@ -50,4 +50,50 @@ import Topology
         await edge.stop()
         await origin.stop()
     }
+
+    @Test func anOriginCompressedResponseIsDecodedForClientsThatDoNotAcceptIt() async throws {
+        let text = String(repeating: "body { color: red; }\n", count: 200)
+        let gz = try Codec.compress(Array(text.utf8), .gzip, level: 6)
+        let origin = ScriptedOrigin()
+        origin.route("/pre.css") { _ in
+            .init(headers: [("Cache-Control", "max-age=60"), ("Content-Type", "text/css"), ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+                  chunks: [.init(gz)])
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        let miss = try await edge.get("/pre.css", headers: ["Accept-Encoding": "gzip"])
+        #expect(miss.header("content-encoding") == "gzip" && miss.body == gz, "kept as the origin sent it")
+        #expect(try await eventually { edge.edge.store.stats.objects == 1 })
+        let identity = try await edge.get("/pre.css")
+        #expect(identity.header("content-encoding") == nil && identity.text == text, "decoded for a client without gzip")
+        let br = try await edge.get("/pre.css", headers: ["Accept-Encoding": "br"])
+        let brBody = try Codec.decompress(br.body, .br)
+        #expect(br.header("content-encoding") == "br" && brBody == Array(text.utf8))
+        let again = try await edge.get("/pre.css", headers: ["Accept-Encoding": "gzip"])
+        #expect(again.header("content-encoding") == "gzip" && again.body == gz && again.cacheStatus.contains("hit"))
+        #expect(origin.count("/pre.css") == 1)
+        await edge.stop()
+        await origin.stop()
+    }
+
+    @Test func assetPathsLimitThePipeline() async throws {
+        let js = "function  f ( a )  {\n  return a  +  1 ;\n}\n" + String(repeating: "// filler comment line\n", count: 40)
+        let origin = ScriptedOrigin()
+        for p in ["/static/a.js", "/raw/a.js"] {
+            origin.route(p) { _ in .init(headers: [("Cache-Control", "max-age=60"), ("Content-Type", "text/javascript")], body: js) }
+        }
+        _ = try await origin.start()
+        var config = EdgeConfig(name: "paths", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin.url)!)
+        config.assetPaths = ["/static/**"]
+        let edge = try EdgeServer(config: config)
+        let port = try await edge.start()
+        for p in ["/static/a.js", "/raw/a.js"] { _ = try await RawHTTP.async("GET", p, port: port) }
+        try await Task.sleep(for: .milliseconds(300))
+        let minified = try await RawHTTP.async("GET", "/static/a.js", port: port)
+        let raw = try await RawHTTP.async("GET", "/raw/a.js", port: port, headers: ["Accept-Encoding": "gzip"])
+        #expect(minified.text == "function f(a){return a+1}", "\(minified.text)")
+        #expect(raw.text == js && raw.header("content-encoding") == nil, "outside asset_paths: served as it came")
+        await edge.stop()
+        await origin.stop()
+    }
 }

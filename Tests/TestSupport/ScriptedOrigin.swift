@@ -166,9 +166,7 @@ final class ScriptedHandler: ChannelInboundHandler {
         context.eventLoop.scheduleTask(in: .milliseconds(Int64(chunk.delay * 1000))) {
             let (h, c) = bound.value
             c.writeAndFlush(h.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: chunk.bytes)))), promise: nil)
-            var next = rest.dropFirst()
-            if !next.isEmpty { next[next.startIndex].delay = next[next.startIndex].delay }
-            h.sendChunks(next, r, context: c)
+            h.sendChunks(rest.dropFirst(), r, context: c)
         }
     }
 }
