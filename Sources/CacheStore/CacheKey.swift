@@ -33,7 +33,8 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible, Comparable 
     }
 
     static func normaliseEscapes(_ s: Substring) -> String {
-        guard s.contains("%") else { return String(s) }
+        // Byte scans: Foundation's substring search is far too slow for every request.
+        guard s.utf8.contains(UInt8(ascii: "%")) else { return String(s) }
         var out: [UInt8] = []
         let bytes = Array(s.utf8)
         var i = 0
@@ -57,7 +58,7 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible, Comparable 
     }
 
     static func removeDotSegments(_ path: String) -> String {
-        guard path.contains("/.") else { return path }
+        guard Self.hasDotSegmentStart(path) else { return path }
         var out: [Substring] = []
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         for (i, seg) in segments.enumerated() {
@@ -71,6 +72,16 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible, Comparable 
             }
         }
         return "/" + out.joined(separator: "/")
+    }
+
+    /// Whether `/.` occurs (only then can there be dot segments).
+    static func hasDotSegmentStart(_ path: String) -> Bool {
+        var previousSlash = false
+        for b in path.utf8 {
+            if previousSlash && b == UInt8(ascii: ".") { return true }
+            previousSlash = b == UInt8(ascii: "/")
+        }
+        return false
     }
 
     private static func hex(_ c: UInt8) -> UInt8? {

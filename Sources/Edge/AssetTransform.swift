@@ -45,7 +45,6 @@ struct AssetTransform: Sendable {
             out = decoded
             t.body = ByteBuffer(bytes: out.body)
             t.headers.remove(name: "content-encoding")
-            t.headers.remove(name: "content-length")
         } else {
             out = pipeline.process(Array(r.body.readableBytesView), contentType: type, strongest: strongest)
             guard out.minified || !out.variants.isEmpty else { return r }

@@ -214,8 +214,10 @@ final class EdgeHandler: ChannelInboundHandler {
             finish(cur.request, status: cur.status, bytes: cur.bytes, outcome: cur.outcome)
         case (.end, .buffering(let head, let body)):
             let now = edge.clock()
+            var headers = head.headers
+            for name in ResponseDelivery.setOnDelivery { headers.remove(name: name) }
             let whole = StoredResponse(
-                status: head.status, headers: head.headers, body: body,
+                status: head.status, headers: headers, body: body,
                 freshness: Freshness(lifetime: 0, correctedInitialAge: head.age, responseTime: now), vary: head.vary
             )
             deliver(whole, head.cacheStatus)
@@ -245,6 +247,7 @@ final class EdgeHandler: ChannelInboundHandler {
 
     private func writeHead(_ cur: Current, _ head: FetchedHead) {
         var headers = head.headers
+        headers.remove(name: "age")  // the edge states the age
         var status = head.cacheStatus
         status.collapsed = cur.collapsed
         ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: status, via: edge.via)

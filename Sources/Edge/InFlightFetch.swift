@@ -198,7 +198,10 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             s.phase = .streaming(fetched)
             s.storing = storing
             s.storedStatus = head.status
-            s.storedHeaders = headers
+            // Content-Length, Age and Accept-Ranges are the edge's to say on each delivery.
+            var stored = headers
+            for name in ResponseDelivery.setOnDelivery { stored.remove(name: name) }
+            s.storedHeaders = stored
             s.waiters = s.waiters.filter { w in
                 let ok = Self.admit(w, fetched)
                 w.deliver(ok ? .head(fetched) : .fetchAlone)
@@ -342,6 +345,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         func apply(_ r: inout StoredResponse) {
             r.headers = HeaderRules.updating(stored: r.headers, with: headers)
             if r.transformed, let etag = r.etag, !etag.hasPrefix("W/") { r.headers.replaceOrAdd(name: "ETag", value: "W/" + etag) }
+            for name in ResponseDelivery.setOnDelivery { r.headers.remove(name: name) }
             r.freshness = Freshness(status: Int(r.status.code), headers: r.headers, requestTime: requestTime, responseTime: responseTime)
         }
         if let updated = edge.store.update(plan.key, vary: stale.vary, apply) { return updated }

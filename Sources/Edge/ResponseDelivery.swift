@@ -8,6 +8,10 @@ import NIOHTTP1
 /// Step 6 of the request path, **deliver**: the response for a client from a stored object,
 /// applying conditionals and Range and adding `Age`, `Via` and `Cache-Status`. Pure.
 struct ResponseDelivery {
+    /// Headers the edge sets on every delivery, so stored responses are kept without them and a
+    /// hit only adds (no search-and-replace per hit).
+    static let setOnDelivery = ["content-length", "age", "accept-ranges"]
+
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     /// The bytes to send (a slice sharing the stored buffer); nil for none.
@@ -41,7 +45,7 @@ struct ResponseDelivery {
                 for name in ["content-length", "content-type", "content-range", "accept-ranges"] { headers.remove(name: name) }
                 return ResponseDelivery(status: .notModified, headers: headers, body: nil)
             }
-            headers.replaceOrAdd(name: "Accept-Ranges", value: "bytes")
+            headers.add(name: "Accept-Ranges", value: "bytes")
             if request.method == .GET,
                ConditionalRequest.rangeApplies(requestHeaders: request.headers, etag: etag, lastModified: stored.lastModified) {
                 switch ByteRangeOutcome.evaluate(rangeHeader: request.headers.first(name: "range"), length: length) {
@@ -60,7 +64,7 @@ struct ResponseDelivery {
                 }
             }
         }
-        headers.replaceOrAdd(name: "Content-Length", value: String(length))
+        headers.add(name: "Content-Length", value: String(length))
         return ResponseDelivery(status: stored.status, headers: headers, body: request.method == .HEAD ? nil : body)
     }
 
@@ -72,7 +76,7 @@ struct ResponseDelivery {
     /// Adds what this cache says about the response: `Age` (RFC 9111 §5.1), `Via` (RFC 9110
     /// §7.6.3) and `Cache-Status` (RFC 9211).
     static func decorate(_ headers: inout HTTPHeaders, age: Double, cacheStatus: CacheStatus, via: String) {
-        headers.replaceOrAdd(name: "Age", value: String(Int(max(0, age))))
+        headers.add(name: "Age", value: String(Int(max(0, age))))
         headers.add(name: "Via", value: via)
         headers.add(name: "Cache-Status", value: cacheStatus.headerValue)
     }

@@ -32,14 +32,14 @@ import Topology
 
     static func start(
         dataDir: String, origin: String = "http://127.0.0.1:1", maxPushSize: Int = 1 << 20, pushCapacity: Int = 1 << 20,
-        pullAfterPushExpiry: [String] = []
+        pullAfterPushExpiry: [String] = [], clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
     ) async throws -> Running {
         let config = EdgeConfig(
             name: "push-edge", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin)!, originConnectTimeout: 0.5,
             controlListen: ListenAddress(host: "127.0.0.1", port: 0), controlToken: token, dataDirectory: dataDir,
             maxPushSize: maxPushSize, pushCapacity: pushCapacity, pullAfterPushExpiry: pullAfterPushExpiry
         )
-        let edge = try EdgeServer(config: config)
+        let edge = try EdgeServer(config: config, clock: clock)
         try await edge.start()
         return Running(edge: edge)
     }
@@ -70,18 +70,20 @@ import Topology
         origin.route("/fallback/a.txt") { _ in .init(headers: [("Cache-Control", "max-age=60")], body: "from origin") }
         origin.route("/gone.txt") { _ in .init(body: "must not be fetched") }
         _ = try await origin.start()
-        let e = try await Self.start(dataDir: dir.path, origin: origin.url, pullAfterPushExpiry: ["/fallback/"])
+        // The edge's clock is the test's, so "1s" expires exactly when the test says.
+        let clock = ManualClock()
+        let e = try await Self.start(dataDir: dir.path, origin: origin.url, pullAfterPushExpiry: ["/fallback/"], clock: clock.now)
         #expect(try await e.push("/gone.txt", "short-lived", expires: "1s").status == 201)
         #expect(try await e.push("/fallback/a.txt", "pushed", expires: "1s").status == 201)
         #expect(try await e.get("/gone.txt").text == "short-lived")
-        try await Task.sleep(for: .milliseconds(1200))
+        clock.advance(1.5)
         let gone = try await e.get("/gone.txt")
         #expect(gone.status == 404 && gone.text.contains("expired"))
         #expect(origin.count("/gone.txt") == 0, "a pushed path is never fetched from the origin")
         let fallback = try await e.get("/fallback/a.txt")
         #expect(fallback.text == "from origin", "configured to fall back to pull")
         #expect(try await e.control("GET", "/manifest").text.contains("\"objects\":[]"))
-        #expect(e.edge.pushes!.sweepExpired(now: Date().timeIntervalSince1970) == 2, "expired files are cleaned up")
+        #expect(e.edge.pushes!.sweepExpired(now: clock.now()) == 2, "expired files are cleaned up")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/objects").isEmpty)
         await e.edge.stop()
         await origin.stop()
