@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Topology
 
 /// What the DNS and HTTP interfaces share: the routing table, the answerer and the health
@@ -27,9 +28,20 @@ public final class DirectorCore: Sendable {
 
     public func route(client: IPAddress?, subnet: CIDR?) -> RouteDecision {
         let d = router.route(client: client, subnet: subnet, healthy: monitor.healthy)
-        if d.failOpen { log("NO EDGE IS HEALTHY: failing open, answering all \(d.edges.count) edges for \(d.client). Check the edges and the director's health checks.") }
+        if d.failOpen {
+            // Loud, but once every 10 s rather than once per query.
+            let now = clock()
+            let due = lastFailOpenLog.withLock { last in
+                guard now - last >= 10 else { return false }
+                last = now
+                return true
+            }
+            if due { log("NO EDGE IS HEALTHY: failing open, answering all \(d.edges.count) edges. Check the edges and the director's health checks (/status).") }
+        }
         return d
     }
+
+    private let lastFailOpenLog = Mutex(-Double.infinity)
 
     func answerDNS(_ query: [UInt8], from source: IPAddress?, transport: DNSAnswerer.Transport) -> [UInt8]? {
         answerer.respond(to: query, from: source, transport: transport) { client, subnet in route(client: client, subnet: subnet) }

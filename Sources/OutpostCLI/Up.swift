@@ -21,6 +21,13 @@ struct Up: AsyncParsableCommand {
         if origin.listen.port != f.origin.port || (origin.listen.host != f.origin.host && origin.listen.host != "0.0.0.0") {
             Log.line("warning: \(fleet.file) says the origin is \(f.origin) but \(originFile) listens on \(origin.listen); the edges will use \(f.origin)")
         }
+        // Something already answering on our addresses (another `outpost up`?) would make the
+        // children fail while the checks below saw the other one's ports: refuse up front.
+        let addresses = [("origin", origin.listen), ("director", f.director.httpListen)] + f.allEdges.map { ($0.name, $0.listen) }
+            + f.allEdges.compactMap { e in e.controlListen.map { ("\(e.name) control", $0) } }
+        if let (name, taken) = addresses.first(where: { TCPProbe.accepts(host: $0.1.host, port: $0.1.port) }) {
+            throw OperatorError("\(taken) (for \(name)) is already in use: is another `outpost up` running? Stop it, or change the address in \(fleet.file)")
+        }
         let exe = Self.executablePath()
         let children = ChildProcesses()
         var originArgs = ["origin", "--config", originFile, "--exit-with-parent"]

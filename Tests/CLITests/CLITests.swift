@@ -96,6 +96,9 @@ import Testing
         #expect(try await eventually(timeout: 30) { collected.text.contains("Ctrl-C stops everything") }, "banner: \(collected.text)")
         #expect(collected.text.contains("north-1") && collected.text.contains("http://127.0.202.2:\(base + 1)"))
 
+        let second = try Self.run(["up", "--fleet", fleet])
+        #expect(second.status != 0 && second.stderr.contains("already in use"), "a second `up` refuses rather than pretending: \(second.stderr)")
+
         let miss = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.201.1")
         #expect(miss.status == 200 && miss.cacheStatus.hasPrefix("north-1; fwd=miss"))
         let hit = try await RawHTTP.async("GET", "/index.html", port: base + 1, host: "127.0.201.1")
