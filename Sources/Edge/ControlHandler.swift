@@ -38,6 +38,10 @@ final class ControlHandler: ChannelInboundHandler {
             if refusal == nil, let length = h.headers.first(name: "content-length").flatMap(Int.init), length > edge.config.maxPushSize {
                 refusal = .status(413, "the body (\(length) bytes) is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)")
             }
+            // curl asks before sending a large body; say go on (only when the body is wanted).
+            if refusal == nil, h.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .continue))), promise: nil)
+            }
         case .body(var chunk):
             guard refusal == nil else { return }
             if body.readableBytes + chunk.readableBytes > edge.config.maxPushSize {

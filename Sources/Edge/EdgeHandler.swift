@@ -57,6 +57,9 @@ final class EdgeHandler: ChannelInboundHandler {
         case .head(let head):
             started = edge.clock()
             requestHead = head
+            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
             requestBody = nil
             requestBodyTooLarge = false
         case .body(var chunk):
