@@ -12,6 +12,7 @@ public final class EdgeServer: Sendable {
     let context: EdgeContext
     private let listener = Mutex<HTTPListener?>(nil)
     private let controlListener = Mutex<HTTPListener?>(nil)
+    private let tlsChannel = Mutex<(any Channel)?>(nil)
     private let sweeper = Mutex<RepeatedTask?>(nil)
 
     public var config: EdgeConfig { context.config }
@@ -73,6 +74,12 @@ public final class EdgeServer: Sendable {
             EdgeHandler(edge: context)
         }
         listener.withLock { $0 = l }
+        if let tls = config.tlsListen {
+            let name = config.name
+            let c = try await TLSListener.bind(host: tls.host, port: tls.port, group: group, certificateFile: config.tlsCertificate,
+                                               keyFile: config.tlsKey, name: name) { EdgeHandler(edge: context) }
+            tlsChannel.withLock { $0 = c }
+        }
         if let control = config.controlListen, let pushes = context.pushes, let token = config.effectiveControlToken() {
             let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group) {
                 ControlHandler(edge: context, pushes: pushes, token: token)
@@ -91,6 +98,8 @@ public final class EdgeServer: Sendable {
     }
 
     public var port: Int { listener.withLock { $0?.port ?? 0 } }
+    /// The bound TLS port, 0 when TLS is off.
+    public var tlsPort: Int { tlsChannel.withLock { $0?.localAddress?.port ?? 0 } }
     /// The bound control port, 0 when the control API is off.
     public var controlPort: Int { controlListener.withLock { $0?.port ?? 0 } }
     public var pushes: PushStore? { context.pushes }
@@ -102,6 +111,7 @@ public final class EdgeServer: Sendable {
         await l?.close()
         let c = controlListener.withLock { $0 }
         await c?.close()
+        try? await tlsChannel.withLock { $0 }?.close()
         try? await context.client.shutdown()
         context.accessLog?.close()
     }

@@ -19,6 +19,11 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Seconds to keep trying to connect to the origin (refused connections are retried with
     /// back-off until then; stale-if-error answers wait this long when the origin is down).
     public var originConnectTimeout: Double
+    /// The public listener over TLS (HTTP/2 and HTTP/1.1 by ALPN); nil turns it off.
+    public var tlsListen: ListenAddress?
+    /// PEM certificate chain and key for it; without them a self-signed pair is made at start.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
     /// The control listener (push, purge, manifest, health); nil turns it off.
     public var controlListen: ListenAddress?
     /// Bearer token for the control API. From `control_token`, `control_token_file`, or the
@@ -57,7 +62,7 @@ public struct EdgeConfig: Sendable, Equatable {
     public static let keys: Set<String> = [
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
-        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths",
+        "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level",
     ]
 
@@ -108,6 +113,12 @@ public struct EdgeConfig: Sendable, Equatable {
         guard originTimeout > 0 else { throw s.error("origin_timeout", "must be more than 0 seconds") }
         originConnectTimeout = try s.double("origin_connect_timeout") ?? originConnectTimeout
         guard originConnectTimeout > 0 else { throw s.error("origin_connect_timeout", "must be more than 0 seconds") }
+        tlsListen = try s.listenAddress("tls_listen")
+        tlsCertificate = try s.string("tls_certificate").map { relative($0, to: s.file) }
+        tlsKey = try s.string("tls_key").map { relative($0, to: s.file) }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else {
+            throw s.error(tlsCertificate == nil ? "tls_key" : "tls_certificate", "set both tls_certificate and tls_key, or neither (a self-signed pair is then made)")
+        }
         controlListen = try s.listenAddress("control_listen")
         controlToken = try s.string("control_token")
         if let tokenFile = try s.string("control_token_file") {

@@ -1,0 +1,83 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import SwiftASN1
+import X509
+
+/// The public listener over TLS, with ALPN offering `h2` and `http/1.1`. HTTP/2 streams are
+/// turned into HTTP/1 request parts for the same `EdgeHandler`, so both protocols take the same
+/// request path. Without a configured certificate, a self-signed one is made at start (good for
+/// the local demo with `curl -k`; real deployments configure `tls_certificate` and `tls_key`).
+enum TLSListener {
+    static func bind(
+        host: String, port: Int, group: any EventLoopGroup, certificateFile: String?, keyFile: String?, name: String,
+        makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) async throws -> any Channel {
+        let (chain, key) = try identity(certificateFile: certificateFile, keyFile: keyFile, name: name, host: host)
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        tls.applicationProtocols = ["h2", "http/1.1"]
+        let context = try NIOSSLContext(configuration: tls)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                }.flatMap {
+                    channel.configureHTTP2SecureUpgrade(
+                        h2ChannelConfigurator: { connection in
+                            connection.configureHTTP2Pipeline(mode: .server, inboundStreamInitializer: { stream in
+                                stream.eventLoop.makeCompletedFuture {
+                                    try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                    try stream.pipeline.syncOperations.addHandler(makeHandler())
+                                }
+                            }).map { _ in }
+                        },
+                        http1ChannelConfigurator: { connection in
+                            connection.eventLoop.makeCompletedFuture {
+                                try connection.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+                                try connection.pipeline.syncOperations.addHandler(makeHandler())
+                            }
+                        }
+                    )
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+
+    /// The configured certificate chain and key (PEM files), or a fresh self-signed pair.
+    static func identity(certificateFile: String?, keyFile: String?, name: String, host: String) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
+        if let certificateFile, let keyFile {
+            return (try NIOSSLCertificate.fromPEMFile(certificateFile), try NIOSSLPrivateKey(file: keyFile, format: .pem))
+        }
+        let key = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName { CommonName(name) }
+        var names: [GeneralName] = [.dnsName("localhost"), .dnsName(name)]
+        if let ip = IPv4Address(host) { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(ip.bytes)))) }
+        let extensions = try Certificate.Extensions { SubjectAlternativeNames(names) }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: Date().addingTimeInterval(-3600), notValidAfter: Date().addingTimeInterval(365 * 86_400),
+            issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
+            issuerPrivateKey: .init(key))
+        var serializer = DER.Serializer()
+        try serializer.serialize(certificate)
+        return ([try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)],
+                try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem))
+    }
+
+    struct IPv4Address {
+        let bytes: [UInt8]
+        init?(_ s: String) {
+            let parts = s.split(separator: ".").compactMap { UInt8($0) }
+            guard parts.count == 4 else { return nil }
+            bytes = parts
+        }
+    }
+}
