@@ -25,6 +25,7 @@ struct Up: AsyncParsableCommand {
         // children fail while the checks below saw the other one's ports: refuse up front.
         let addresses = [("origin", origin.listen), ("director", f.director.httpListen)] + f.allEdges.map { ($0.name, $0.listen) }
             + f.allEdges.compactMap { e in e.controlListen.map { ("\(e.name) control", $0) } }
+            + f.allEdges.compactMap { e in e.tlsListen.map { ("\(e.name) TLS", $0) } }
         if let (name, taken) = addresses.first(where: { TCPProbe.accepts(host: $0.1.host, port: $0.1.port) }) {
             throw OperatorError("\(taken) (for \(name)) is already in use: is another `outpost up` running? Stop it, or change the address in \(fleet.file)")
         }
@@ -58,7 +59,8 @@ struct Up: AsyncParsableCommand {
         ]
         for dc in f.dataCenters {
             for e in dc.edges {
-                rows.append([e.name, dc.name, e.listen.httpURL, e.controlListen?.httpURL ?? "-", "cache \(ByteSize.format(e.cacheSize)), pushes in \(e.dataDirectory)"])
+                let tls = e.tlsListen.map { ", https://\($0)" } ?? ""
+                rows.append([e.name, dc.name, e.listen.httpURL + tls, e.controlListen?.httpURL ?? "-", "cache \(ByteSize.format(e.cacheSize)), pushes in \(e.dataDirectory)"])
             }
         }
         let first = f.allEdges[0]
