@@ -1,5 +1,6 @@
 import Foundation
 import HTTPCaching
+import HTTPServer
 import NIOCore
 import NIOHTTP1
 import Topology
@@ -117,28 +118,16 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
     }
 
     private func writeEncodable<T: Encodable>(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, _ value: T) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        writeBody(context, h, status, type: "application/json", String(decoding: data, as: UTF8.self) + "\n")
+        HTTPResponseWriter.json(context, request: h, status: status, value, extra: ["Date": HTTPDate.format(core.clock())])
     }
 
     private func writeBody(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, type: String, _ text: String) {
-        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
-        buffer.writeString(text)
-        let headers: HTTPHeaders = ["Content-Type": type, "Content-Length": "\(buffer.readableBytes)", "Cache-Control": "no-store"]
-        write(context, h, status, headers: headers, body: buffer)
+        HTTPResponseWriter.text(context, request: h, status: status, type: type, ByteBuffer(string: text), extra: ["Date": HTTPDate.format(core.clock())])
     }
 
     private func write(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer?) {
         var headers = headers
         headers.add(name: "Date", value: HTTPDate.format(core.clock()))
-        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: status, headers: headers))), promise: nil)
-        if let body, h.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        let keepAlive = h.isKeepAlive
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
+        HTTPResponseWriter.write(context, request: h, status: status, headers: headers, body: body)
     }
 }

@@ -1,4 +1,5 @@
 import CacheStore
+import HTTPServer
 import Foundation
 import HTTPCaching
 import NIOCore
@@ -93,12 +94,7 @@ final class ControlHandler: ChannelInboundHandler {
             respondJSON(context, h, 200, edge.stats.snapshot(edge: edge.config.name, dataCenter: edge.config.dataCenter, store: edge.store.stats, pushes: pushes, now: edge.clock()))
         case (.GET, "/metrics"):
             let text = edge.stats.prometheusText(store: edge.store.stats, pushes: pushes, now: edge.clock())
-            var headers: HTTPHeaders = ["Content-Type": "text/plain; version=0.0.4; charset=utf-8", "Content-Length": "\(text.count)", "Cache-Control": "no-store"]
-            if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .ok, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: text)))), promise: nil)
-            let keepAlive = h.isKeepAlive
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in if !keepAlive { channel.close(promise: nil) } }
+            HTTPResponseWriter.text(context, request: h, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: text))
         case (.GET, "/manifest"):
             let prefix = query["prefix"]?.first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())
@@ -238,21 +234,7 @@ final class ControlHandler: ChannelInboundHandler {
     }
 
     private func respondJSON<T: Encodable>(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: Int, _ value: T, extra: HTTPHeaders = [:]) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        data.append(UInt8(ascii: "\n"))
-        var headers = extra
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(data.count))
-        headers.add(name: "Cache-Control", value: "no-store")
-        if !h.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: data)))), promise: nil)
-        let keepAlive = h.isKeepAlive
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { [channel = context.channel] _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
+        HTTPResponseWriter.json(context, request: h, status: HTTPResponseStatus(statusCode: status), value, extra: extra)
     }
 }
 

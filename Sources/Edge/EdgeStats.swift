@@ -72,9 +72,22 @@ public final class EdgeStats: Sendable {
         public var origin: Counts
         public var store: Store
         public var pushed: Counts
+        /// The numerators and denominators of the two ratios, so that totals over several edges
+        /// are sums (what `outpost stats` and the director's dashboard add up).
+        public var ratios: RatioCounts
         public var hitRatio: Double
         public var byteHitRatio: Double
         public var definition: String
+
+        public struct RatioCounts: Sendable, Codable {
+            /// Requests and body bytes but passes.
+            public var requests: Int
+            public var bytes: Int
+            /// Requests answered without an origin request of their own.
+            public var hits: Int
+            /// Body bytes not fetched from the origin.
+            public var savedBytes: Int
+        }
 
         public struct Store: Sendable, Codable {
             public var objects: Int
@@ -170,6 +183,7 @@ public final class EdgeStats: Sendable {
             origin: s.origin,
             store: .init(objects: store.objects, bytes: store.bytes, budget: store.budget, evictions: store.evictions, rejected: store.rejected),
             pushed: Counts(requests: pushed.count, bytes: pushed.reduce(0) { $0 + $1.size }),
+            ratios: .init(requests: all, bytes: bytes, hits: hits, savedBytes: savedBytes),
             hitRatio: all == 0 ? 0 : Double(hits) / Double(all),
             byteHitRatio: bytes == 0 ? 0 : Double(savedBytes) / Double(bytes),
             definition: Self.definition

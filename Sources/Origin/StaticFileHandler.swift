@@ -116,16 +116,6 @@ final class StaticFileHandler: ChannelInboundHandler {
     }
 
     private func write(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ headers: HTTPHeaders, _ body: ByteBuffer?) {
-        var headers = headers
-        let keepAlive = request.isKeepAlive
-        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-        if request.method != .HEAD, let body, body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
-        }
+        HTTPResponseWriter.write(context, request: request, status: status, headers: headers, body: body)
     }
 }

@@ -31,13 +31,11 @@ struct Stats: AsyncParsableCommand {
         var byteHitRatio: Double { bytes == 0 ? 0 : Double(savedBytes) / Double(bytes) }
 
         mutating func add(_ s: EdgeStats.Snapshot) {
-            for (name, c) in s.outcomes {
-                requests += c.requests
-                if name == "pass" { passes += c.requests; continue }
-                bytes += c.bytes
-                if ["hit", "stale", "pushed", "collapsed"].contains(name) { hits += c.requests }
-                if ["hit", "stale", "pushed", "collapsed", "revalidated"].contains(name) { savedBytes += c.bytes }
-            }
+            requests += s.outcomes.values.reduce(0) { $0 + $1.requests }
+            passes += s.outcomes["pass"]?.requests ?? 0
+            hits += s.ratios.hits
+            bytes += s.ratios.bytes
+            savedBytes += s.ratios.savedBytes
             originRequests += s.origin.requests
             originBytes += s.origin.bytes
             storedBytes += s.store.bytes

@@ -39,6 +39,7 @@ public final class RawConnection: @unchecked Sendable {
 
     public init(host: String, port: Int, timeout: Double = 10) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTPError.connect("\(host):\(port)", errno) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -49,9 +50,9 @@ public final class RawConnection: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if ok != 0 {
-            let e = errno
-            close(fd)
-            throw RawHTTPError.connect("\(host):\(port)", e)
+            // No close here: the object is fully initialised, so deinit runs and closes it.
+            // Closing twice would close whatever another thread opened under the same number.
+            throw RawHTTPError.connect("\(host):\(port)", errno)
         }
     }
 
