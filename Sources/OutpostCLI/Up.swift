@@ -65,12 +65,13 @@ struct Up: AsyncParsableCommand {
         }
         let first = f.allEdges[0]
         let url = first.listen.httpURL
+        let tlsTry: [(String, String)] = first.tlsListen.map { [("curl -sk --http2 -D - -o /dev/null https://\($0)/index.html | grep -iE '^HTTP|cache-status'", "HTTP/2 over TLS (self-signed)")] } ?? []
         var tries: [(String, String)] = [
             ("curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'", "first: fwd=miss"),
             ("curl -si \(url)/index.html | grep -iE '^(HTTP|cache-status|age)'", "again: hit, with Age"),
             ("curl -s -r 0-99 \(url)/media/roastery-tour.bin | wc -c", "a Range from the cache"),
             ("outpost fleet --json", "the fleet, for scripts"),
-        ]
+        ] + tlsTry
         let d = f.director
         for dc in f.dataCenters {
             if let net = dc.clientNetworks.first {
@@ -90,6 +91,8 @@ struct Up: AsyncParsableCommand {
                 ("outpost push origin/site/css --prefix /pushed/css --expires 1h --tag demo", "push a folder to every edge"),
                 ("curl -si \(url)/pushed/css/site.css | grep -i cache-status", "served from the push, never pulled"),
                 ("outpost purge --tag demo", "purge by tag on every edge"),
+                ("outpost stats", "hit ratio per edge, data center and fleet"),
+                ("open \(f.director.httpListen.httpURL)/dashboard", "the fleet's hit ratio over time"),
             ]
         }
         let width = tries.map(\.0.count).max() ?? 0
