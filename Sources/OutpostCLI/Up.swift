@@ -83,7 +83,7 @@ struct Up: AsyncParsableCommand {
             tries.append(("curl -s '\(d.httpListen.httpURL)/route?client=\(net.network)'", "the routing decision, as JSON"))
             tries.append(("curl -si \(d.httpListen.httpURL)/index.html | grep -i location", "HTTP: a 302 to the nearest edge"))
         }
-        tries.append(("open \(d.httpListen.httpURL)/status", "health of every edge"))
+        tries.append(("\(d.httpListen.httpURL)/status", "in a browser: health of every edge"))
         var tokenLine = ""
         if let control = first.controlListen, let token = first.effectiveControlToken() {
             tokenLine = "\nControl API on each edge (e.g. \(control.httpURL)); demo token: \(token)\n"
@@ -92,7 +92,7 @@ struct Up: AsyncParsableCommand {
                 ("curl -si \(url)/pushed/css/site.css | grep -i cache-status", "served from the push, never pulled"),
                 ("outpost purge --tag demo", "purge by tag on every edge"),
                 ("outpost stats", "hit ratio per edge, data center and fleet"),
-                ("open \(f.director.httpListen.httpURL)/dashboard", "the fleet's hit ratio over time"),
+                ("\(f.director.httpListen.httpURL)/dashboard", "in a browser: the fleet hit ratio over time"),
             ]
         }
         let width = tries.map(\.0.count).max() ?? 0
