@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "HTTPCachingTests", dependencies: ["HTTPCaching"], swiftSettings: strict),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AssetsTests", dependencies: ["Assets"], swiftSettings: strict),
+        .testTarget(name: "AssetsTests", dependencies: ["Assets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DirectorTests", dependencies: ["Director", "Edge", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["OutpostCLI", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -7,25 +7,30 @@ import Synchronization
 /// An object placed on the edge by its owner, served until `expires` and never fetched from the
 /// origin.
 public struct PushedObject: Sendable {
-    public var path: String
-    public var size: Int
-    public var sha256: String
-    public var contentType: String
-    public var tags: [String]
-    /// Seconds since the epoch.
-    public var expires: Double
-    public var pushedAt: Double
+    /// What the manifest lists and the disk keeps beside the body.
+    public struct Meta: Codable, Sendable, Equatable {
+        public var path: String
+        public var size: Int
+        public var sha256: String
+        public var contentType: String
+        public var tags: [String]
+        /// Seconds since the epoch.
+        public var expires: Double
+        public var pushedAt: Double
+    }
+
+    public let meta: Meta
     /// The response served for it, headers computed once at push time.
     public var response: StoredResponse
 
+    public var path: String { meta.path }
+    public var size: Int { meta.size }
+    public var tags: [String] { meta.tags }
+    public var expires: Double { meta.expires }
+    public var pushedAt: Double { meta.pushedAt }
+
     public init(path: String, body: ByteBuffer, sha256: String, contentType: String, tags: [String], expires: Double, pushedAt: Double) {
-        self.path = path
-        self.size = body.readableBytes
-        self.sha256 = sha256
-        self.contentType = contentType
-        self.tags = tags
-        self.expires = expires
-        self.pushedAt = pushedAt
+        meta = Meta(path: path, size: body.readableBytes, sha256: sha256, contentType: contentType, tags: tags, expires: expires, pushedAt: pushedAt)
         let lifetime = max(0, expires - pushedAt)
         var headers: HTTPHeaders = [
             "Content-Type": contentType,
@@ -40,21 +45,6 @@ public struct PushedObject: Sendable {
             status: .ok, headers: headers, body: body,
             freshness: Freshness(lifetime: lifetime, correctedInitialAge: 0, responseTime: pushedAt), vary: .none
         )
-    }
-
-    /// What the manifest lists and the disk keeps beside the body.
-    public struct Meta: Codable, Sendable, Equatable {
-        public var path: String
-        public var size: Int
-        public var sha256: String
-        public var contentType: String
-        public var tags: [String]
-        public var expires: Double
-        public var pushedAt: Double
-    }
-
-    public var meta: Meta {
-        Meta(path: path, size: size, sha256: sha256, contentType: contentType, tags: tags, expires: expires, pushedAt: pushedAt)
     }
 }
 

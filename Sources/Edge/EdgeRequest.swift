@@ -1,3 +1,4 @@
+import HTTPCaching
 import NIOHTTP1
 
 /// Step 1 of the request path, **receive**: what the edge does with a request before it looks
@@ -58,7 +59,7 @@ enum EdgeRequest {
     /// every end-to-end header. Both get `Via` and `X-Forwarded-For`/`-Proto`.
     static func originHeaders(client: HTTPHeaders, lookup: Bool, clientAddress: String?, via: String) -> HTTPHeaders {
         var out = HTTPHeaders()
-        let cleaned = lookup ? client : removingHopByHopForRequest(client)
+        let cleaned = lookup ? client : HeaderRules.removingHopByHop(client)
         for (name, value) in cleaned {
             let n = name.lowercased()
             if lookup ? forwardedOnLookup.contains(n) : !["host", "content-length", "expect", "via", "x-forwarded-for", "x-forwarded-proto"].contains(n) {
@@ -73,24 +74,5 @@ enum EdgeRequest {
         }
         out.add(name: "X-Forwarded-Proto", value: "http")
         return out
-    }
-
-    private static func removingHopByHopForRequest(_ headers: HTTPHeaders) -> HTTPHeaders {
-        var named: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization"]
-        for line in headers[canonicalForm: "connection"] {
-            for token in line.split(separator: ",") { named.insert(token.trimmingCharacters(in: " ").lowercased()) }
-        }
-        var out = HTTPHeaders()
-        for (n, v) in headers where !named.contains(n.lowercased()) { out.add(name: n, value: v) }
-        return out
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: Character) -> Substring {
-        var s = self
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return s
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import Assets
 
@@ -46,7 +47,7 @@ import Testing
 
     /// Runs the original and the minified script in node and compares what they print.
     @Test func behavesTheSameInNode() throws {
-        guard let node = ["/usr/bin/node", "/usr/local/bin/node"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        guard let node = ProcessRun.find(["/usr/bin/node", "/usr/local/bin/node"]) else {
             print("node is not installed: the run-both check did not run")
             return
         }
@@ -89,28 +90,14 @@ import Testing
         #expect(minified.count < script.count && minified != "UNCHANGED")
         try script.write(toFile: dir + "/a.js", atomically: true, encoding: .utf8)
         try minified.write(toFile: dir + "/b.js", atomically: true, encoding: .utf8)
-        func run(_ file: String) throws -> String {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: node)
-            p.arguments = [file]
-            let out = Pipe()
-            p.standardOutput = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
+        func run(_ file: String) throws -> String { try ProcessRun.run(node, [file]).stdout }
         let original = try run(dir + "/a.js")
         #expect(!original.isEmpty)
         #expect(try run(dir + "/b.js") == original, "minified: \(minified)")
         let demo = try String(contentsOfFile: Self.repo + "/origin/site/js/app.js", encoding: .utf8)
         try Self.min(demo).write(toFile: dir + "/c.js", atomically: true, encoding: .utf8)
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: node)
-        check.arguments = ["--check", dir + "/c.js"]
-        try check.run()
-        check.waitUntilExit()
-        #expect(check.terminationStatus == 0, "the demo site's script still parses")
+        let check = try ProcessRun.run(node, ["--check", dir + "/c.js"])
+        #expect(check.status == 0, "the demo site's script still parses")
     }
 
     static let repo: String = {

@@ -6,7 +6,7 @@ import Testing
 /// The dashboard in a real headless browser (Debian's chromium; .ci/run installs it): the page
 /// loads, the plot and the per-edge bars render with data, and no script error happens.
 @Suite(.serialized) struct DashboardTests {
-    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let chromium = ProcessRun.find(["/usr/bin/chromium", "/usr/bin/chromium-browser"])
 
     @Test func dashboardRendersInAHeadlessBrowser() async throws {
         let lab = DirectorEndToEndTests.Lab()
@@ -32,8 +32,9 @@ import Testing
             return
         }
         let url = "http://127.0.0.1:\(lab.httpPort)/dashboard"
-        let (dom, log) = try Self.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
+        let browser = try ProcessRun.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
                                                  "--virtual-time-budget=4000", "--dump-dom", url])
+        let (dom, log) = (browser.stdout, browser.stderr)
         #expect(dom.contains("id=\"fleet-ratio\">90.0%<"), "the headline number: \(dom.prefix(400))")
         let d = try #require(dom.range(of: "id=\"cumulative\"").map { dom[$0.upperBound...].prefix(300) })
         #expect(d.contains("d=\"M") && d.contains(" L"), "the plot has a line: \(d)")
@@ -42,38 +43,8 @@ import Testing
         #expect(dom.contains("data-edge=\"eu-1\"") && dom.contains("width:90.0%"))
         #expect(!dom.contains("data-errors"), "no script error")
         #expect(!log.contains("Uncaught"), "no console error: \(log.split(separator: "\n").filter { $0.contains("CONSOLE") })")
-        _ = try? Self.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000", "--window-size=1000,800",
+        _ = try? ProcessRun.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=4000", "--window-size=1000,800",
                                      "--screenshot=\(NSTemporaryDirectory())outpost-dashboard.png", url])
         await lab.stopAll()
-    }
-
-    static func run(_ exe: String, _ args: [String]) throws -> (String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // Both pipes are drained at once, so a chatty stderr cannot block the browser.
-        let errors = PipeDrain(err.fileHandleForReading)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (String(decoding: o, as: UTF8.self), errors.text())
-    }
-}
-
-final class PipeDrain: @unchecked Sendable {
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
-    init(_ handle: FileHandle) {
-        Thread.detachNewThread { [self] in
-            data = handle.readDataToEndOfFile()
-            done.signal()
-        }
-    }
-    func text() -> String {
-        done.wait()
-        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -174,22 +174,8 @@ enum DNSClient {
 
     /// Runs dig when it is installed; nil otherwise.
     static func dig(_ args: [String]) -> String? {
-        guard let path = ["/usr/bin/dig", "/bin/dig"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        try? p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-}
-
-extension DNSMessage {
-    var answerAddresses: [IPAddress] {
-        answers.compactMap { if case .a(let ip) = $0.data { ip } else if case .aaaa(let ip) = $0.data { ip } else { nil } }
+        guard let path = ProcessRun.find(["/usr/bin/dig", "/bin/dig"]) else { return nil }
+        return (try? ProcessRun.run(path, args))?.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -18,6 +18,8 @@ import Topology
         #expect(first.status == 200)
         #expect(first.cacheStatus.hasPrefix("eu-test-1; fwd=miss"), "\(first.cacheStatus)")
         #expect(first.cacheStatus.contains("stored"))
+        // Stored once the asset pipeline (off the event loop) is done with it.
+        #expect(try await eventually { edge.edge.store.stats.objects == 1 })
         let second = try await edge.get("/index.html")
         #expect(second.status == 200)
         #expect(second.cacheStatus.hasPrefix("eu-test-1; hit; ttl="), "\(second.cacheStatus)")

@@ -8,18 +8,10 @@ import Topology
 /// The public listener over TLS with HTTP/2 and HTTP/1.1 by ALPN, checked with curl (another
 /// implementation of both). .ci/run installs curl.
 @Suite struct TLSTests {
-    static let curl = ["/usr/bin/curl", "/bin/curl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    static let curl = ProcessRun.find(["/usr/bin/curl", "/bin/curl"])
 
     static func curl(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: curl!)
-        p.arguments = ["-sk", "--max-time", "10"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try ProcessRun.run(curl!, ["-sk", "--max-time", "10"] + args).stdout
     }
 
     @Test func http2AndHTTP1OverTLSTakeTheSameRequestPath() async throws {
