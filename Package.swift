@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "HTTPServer",
             dependencies: [
-                "HTTPCaching",
+                "HTTPCaching", "Topology",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -67,6 +67,7 @@ let package = Package(
                 "HTTPCaching", "CacheStore", "Topology", "HTTPServer", "Assets",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -92,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "OutpostCLI",
             dependencies: [
-                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore", "Assets",
+                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore", "Assets", "HTTPCaching",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -35,7 +35,7 @@ public struct AssetPipeline: Sendable {
     public static func isCompressibleType(_ contentType: String) -> Bool { isCompressible(contentType) }
 
     static func isCompressible(_ contentType: String) -> Bool {
-        let t = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        let t = (contentType.split(separator: ";", omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
         if t.hasPrefix("text/") { return true }
         return ["application/javascript", "application/json", "application/xml", "application/wasm", "image/svg+xml",
                 "application/manifest+json", "application/ld+json", "font/ttf", "font/otf", "image/x-icon"]

@@ -15,7 +15,8 @@ public enum AssetKind: String, Sendable, CaseIterable {
     case html, css, js
 
     public init?(contentType: String) {
-        let t = contentType.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+        guard let first = contentType.split(separator: ";", omittingEmptySubsequences: false).first else { return nil }
+        let t = first.trimmingCharacters(in: .whitespaces).lowercased()
         switch t {
         case "text/html": self = .html
         case "text/css": self = .css

@@ -24,9 +24,13 @@ public final class MemoryStore: Sendable {
 
     private let state: Mutex<State>
     public let budget: Int
+    /// Variants of one key at most: a client sending a new value of a `Vary`-named header with
+    /// every request replaces the oldest variant rather than filling the cache with one URL.
+    public let maxVariants: Int
 
-    public init(budget: Int, policy: any EvictionPolicy = S3FIFOPolicy()) {
+    public init(budget: Int, policy: any EvictionPolicy = S3FIFOPolicy(), maxVariants: Int = 16) {
         self.budget = budget
+        self.maxVariants = max(1, maxVariants)
         var s = State(policy: policy)
         s.stats.budget = budget
         state = Mutex(s)
@@ -51,11 +55,14 @@ public final class MemoryStore: Sendable {
     /// Returns whether it was stored.
     @discardableResult
     public func insert(_ key: CacheKey, _ response: StoredResponse) -> Bool {
-        let cost = response.cost
+        let cost = Self.cost(key, response)
         guard cost <= budget else { return false }
         return state.withLock { s in
             if let existing = s.variants[key]?.first(where: { $0.value.vary == response.vary }) {
                 Self.remove(&s, EntryID(key: key, variant: existing.key))
+            } else if let variants = s.variants[key], variants.count >= maxVariants, let oldest = variants.keys.min() {
+                Self.remove(&s, EntryID(key: key, variant: oldest))
+                s.stats.evictions += 1
             } else if !s.policy.admit(EntryID(key: key, variant: s.nextVariant), cost: cost), s.stats.bytes + cost > budget {
                 // Admission only matters when something would have to go to make room.
                 s.stats.rejected += 1
@@ -82,8 +89,8 @@ public final class MemoryStore: Sendable {
             guard let (id, old) = s.variants[key]?.first(where: { $0.value.vary == selector }) else { return nil }
             var new = old
             update(&new)
-            s.variants[key]![id] = new
-            s.stats.bytes += new.cost - old.cost
+            s.variants[key]?[id] = new
+            s.stats.bytes += Self.cost(key, new) - Self.cost(key, old)
             s.policy.accessed(EntryID(key: key, variant: id))
             return new
         }
@@ -131,6 +138,12 @@ public final class MemoryStore: Sendable {
         if s.variants[id.key]?.isEmpty == true { s.variants[id.key] = nil }
         s.policy.removed(id)
         s.stats.objects -= 1
-        s.stats.bytes -= r.cost
+        s.stats.bytes -= cost(id.key, r)
+    }
+
+    /// What an entry costs the budget: the response, and the key and Vary values it is found by
+    /// (a hostile client chooses those, so they count too).
+    public static func cost(_ key: CacheKey, _ r: StoredResponse) -> Int {
+        r.cost + key.path.utf8.count + r.vary.values.reduce(0) { $0 + $1.utf8.count + 16 }
     }
 }

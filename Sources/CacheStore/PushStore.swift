@@ -38,7 +38,7 @@ public struct PushedObject: Sendable {
             "Last-Modified": HTTPDate.format(pushedAt),
             "Date": HTTPDate.format(pushedAt),
             "Expires": HTTPDate.format(expires),
-            "Cache-Control": "public, max-age=\(Int(lifetime))",
+            "Cache-Control": "public, max-age=\(Int(saturating: min(lifetime, 2_147_483_648)))",
         ]
         if !tags.isEmpty { headers.add(name: "Surrogate-Key", value: tags.joined(separator: " ")) }
         response = StoredResponse(

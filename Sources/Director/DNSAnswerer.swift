@@ -13,7 +13,7 @@ public struct DNSAnswerer: Sendable {
 
     public init(zone: String, ttl: Int, answerCount: Int, nameServerAddress: IPAddress?, serial: UInt32) {
         self.zone = DNSName(zone)
-        self.ttl = UInt32(ttl)
+        self.ttl = UInt32(clamping: ttl)
         self.answerCount = answerCount
         self.nameServerAddress = nameServerAddress
         self.serial = serial
@@ -21,12 +21,17 @@ public struct DNSAnswerer: Sendable {
 
     public enum Transport: Sendable { case udp, tcp }
 
+    /// The largest UDP answer this server sends, and advertises.
+    public static let udpPayloadSize = 1232
+
     /// Answers `query` from `source`. `route` is called at most once, with the client address
     /// and ECS subnet.
     public func respond(
         to query: [UInt8], from source: IPAddress?, transport: Transport,
         route: (IPAddress?, CIDR?) -> RouteDecision
     ) -> [UInt8]? {
+        // Never answer an answer (reflection loops), and do not spend a parse on one.
+        if query.count >= 3, query[2] & 0x80 != 0 { return nil }
         let q: DNSMessage
         do {
             q = try DNSMessage.parse(query)
@@ -50,7 +55,7 @@ public struct DNSAnswerer: Sendable {
         r.opcode = q.opcode
         r.recursionDesired = q.recursionDesired
         r.questions = q.questions
-        if q.edns != nil { r.edns = EDNS(udpPayloadSize: 1232) }
+        if q.edns != nil { r.edns = EDNS(udpPayloadSize: UInt16(Self.udpPayloadSize)) }
         guard q.opcode == 0 else {
             r.rcode = DNSMessage.RCode.notImp
             return r.encode()
@@ -59,9 +64,16 @@ public struct DNSAnswerer: Sendable {
             r.rcode = DNSMessage.RCode.formErr
             return r.encode()
         }
+        // RFC 6891 §6.1.3: an EDNS version this server does not implement gets BADVERS, with
+        // the version it does (0).
+        if let e = q.edns, e.version != 0 {
+            r.rcode = 0
+            r.edns?.extendedRCode = DNSMessage.RCode.badVersExtended
+            return r.encode()
+        }
         // RFC 7871 §7.1.1: a query's ECS scope must be 0.
-        if let e = q.edns, e.version != 0 || (e.clientSubnet?.scopePrefix ?? 0) != 0 {
-            r.rcode = DNSMessage.RCode.formErr  // BADVERS needs the extended rcode; FORMERR is the safe answer
+        if let e = q.edns, (e.clientSubnet?.scopePrefix ?? 0) != 0 {
+            r.rcode = DNSMessage.RCode.formErr
             return r.encode()
         }
         guard question.qclass == 1 || question.qclass == 255, question.name.isWithin(zone) else {
@@ -69,7 +81,7 @@ public struct DNSAnswerer: Sendable {
             return r.encode()
         }
         r.authoritative = true
-        let relative = question.name.labels.dropLast(zone.labels.count)
+        let relative = question.name.folded.dropLast(zone.labels.count)
         let soa = DNSRecord(name: zone, ttl: ttl, data: .soa(
             mname: DNSName(labels: ["ns1"] + zone.labels), rname: DNSName(labels: ["hostmaster"] + zone.labels),
             serial: serial, refresh: 3600, retry: 600, expire: 86_400, minimum: ttl))
@@ -89,7 +101,7 @@ public struct DNSAnswerer: Sendable {
                 r.answers = chosen.prefix(count).map { DNSRecord(name: question.name, ttl: ttl, data: want6 ? .aaaa($0) : .a($0)) }
                 if let cs = q.edns?.clientSubnet {
                     // RFC 7871 §7.2.1: echo the option with the scope the answer depends on.
-                    r.edns?.clientSubnet = ClientSubnet(sourcePrefix: cs.sourcePrefix, scopePrefix: UInt8(min(Int(cs.sourcePrefix), decision.scopePrefix)), address: cs.address)
+                    r.edns?.clientSubnet = ClientSubnet(sourcePrefix: cs.sourcePrefix, scopePrefix: UInt8(clamping: min(Int(cs.sourcePrefix), decision.scopePrefix)), address: cs.address)
                 }
             }
             if r.answers.isEmpty { r.authority = [soa] }  // NODATA
@@ -104,7 +116,9 @@ public struct DNSAnswerer: Sendable {
             r.authority = [soa]
         }
         var bytes = r.encode()
-        let limit = transport == .tcp ? 65_535 : max(512, Int(q.edns?.udpPayloadSize ?? 512))
+        // DNS flag day 2020: UDP answers fit 1232 bytes (no IP fragmentation), or less when the
+        // query says so; never less than 512 (RFC 6891 §6.2.5). Without EDNS, 512.
+        let limit = transport == .tcp ? 65_535 : q.edns.map { max(512, min(Self.udpPayloadSize, Int($0.udpPayloadSize))) } ?? 512
         if bytes.count > limit {
             // RFC 1035 §4.2.1 / RFC 6891 §7: say it is truncated; the client retries over TCP.
             r.truncated = true

@@ -22,6 +22,9 @@ public struct DNSMessage: Sendable, Equatable {
 
     public enum RCode {
         public static let noError: UInt8 = 0, formErr: UInt8 = 1, servFail: UInt8 = 2, nxDomain: UInt8 = 3, notImp: UInt8 = 4, refused: UInt8 = 5
+        /// RFC 6891 §6.1.3: 16, carried as 1 in the OPT record's extended RCODE (upper 8 bits)
+        /// and 0 in the header.
+        public static let badVersExtended: UInt8 = 1
     }
 
     public enum RRType {
@@ -73,6 +76,8 @@ public struct DNSRecord: Sendable, Equatable {
 public struct EDNS: Sendable, Equatable {
     public var udpPayloadSize: UInt16 = 1232
     public var version: UInt8 = 0
+    /// The upper 8 bits of a 12-bit RCODE (RFC 6891 §6.1.3).
+    public var extendedRCode: UInt8 = 0
     public var dnssecOK = false
     public var clientSubnet: ClientSubnet?
     public init(udpPayloadSize: UInt16 = 1232, clientSubnet: ClientSubnet? = nil) {
@@ -93,18 +98,46 @@ public struct ClientSubnet: Sendable, Equatable {
     public var subnet: CIDR { CIDR(network: address, prefix: Int(sourcePrefix)) }
 }
 
-/// A domain name as lower-cased labels (DNS names compare case-insensitively).
+/// A domain name as its labels, in the letter case they were written in: answers echo the
+/// question's case (resolvers check it, the "0x20" defence against spoofing), while names
+/// compare and hash ignoring ASCII case (RFC 4343). A label read off the wire keeps every byte:
+/// each byte is one Unicode scalar (Latin-1), so writing it back gives the same bytes.
 public struct DNSName: Sendable, Hashable, CustomStringConvertible {
     public var labels: [String]
-    public init(labels: [String]) { self.labels = labels.map { $0.lowercased() } }
+    public init(labels: [String]) { self.labels = labels }
     public init(_ text: String) {
         self.init(labels: text.split(separator: ".").map(String.init))
     }
     public var description: String { labels.isEmpty ? "." : labels.joined(separator: ".") + "." }
 
+    /// The labels with ASCII letters lower-cased, for comparing.
+    public var folded: [String] { labels.map(DNSName.fold) }
+
+    static func fold(_ label: String) -> String {
+        String(String.UnicodeScalarView(label.unicodeScalars.map { (0x41...0x5A).contains($0.value) ? Unicode.Scalar($0.value + 32) ?? $0 : $0 }))
+    }
+
+    public static func == (a: DNSName, b: DNSName) -> Bool { a.folded == b.folded }
+    public func hash(into h: inout Hasher) { h.combine(folded) }
+
     /// Whether this name is `zone` or below it.
     public func isWithin(_ zone: DNSName) -> Bool {
-        labels.count >= zone.labels.count && Array(labels.suffix(zone.labels.count)) == zone.labels
+        labels.count >= zone.labels.count && Array(folded.suffix(zone.labels.count)) == zone.folded
+    }
+
+    /// A label's bytes as read off the wire, one scalar each.
+    static func label(_ bytes: ArraySlice<UInt8>) -> String {
+        String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+    }
+
+    /// A label's bytes for the wire (scalars above 0xFF, only possible in names from
+    /// configuration, are written as UTF-8), at most 63.
+    static func wire(_ label: String) -> [UInt8] {
+        var out: [UInt8] = []
+        for s in label.unicodeScalars {
+            if s.value <= 0xFF { out.append(UInt8(s.value)) } else { out += Array(String(s).utf8) }
+        }
+        return Array(out.prefix(63))
     }
 }
 
@@ -134,6 +167,9 @@ extension DNSMessage {
             m.rcode = UInt8(flags & 0xF)
             let qd = try r.u16(), an = try r.u16(), ns = try r.u16(), ar = try r.u16()
             guard qd <= 16 else { throw ReadError("\(qd) questions") }
+            // A query carries a question and an OPT record; a few more are tolerated, thousands
+            // (each a name to decompress) are not a query.
+            guard m.isResponse || Int(an) + Int(ns) + Int(ar) <= 16 else { throw ReadError("\(Int(an) + Int(ns) + Int(ar)) records besides the questions") }
             for _ in 0..<qd {
                 m.questions.append(DNSQuestion(name: try r.name(), type: try r.u16(), qclass: try r.u16()))
             }
@@ -209,7 +245,7 @@ extension DNSMessage {
                 guard end <= bytes.count else { throw ReadError("truncated label") }
                 total += Int(len) + 1
                 guard total <= 255 else { throw ReadError("name longer than 255 bytes") }
-                labels.append(String(decoding: bytes[(pos + 1)..<end], as: UTF8.self))
+                labels.append(DNSName.label(bytes[(pos + 1)..<end]))
                 pos = end
             }
         }
@@ -221,8 +257,12 @@ extension DNSMessage {
             let dataStart = offset
             var data: DNSRecord.RData
             switch type {
-            case DNSMessage.RRType.a where len == 4: data = .a(IPAddress(bytes: try take(4))!)
-            case DNSMessage.RRType.aaaa where len == 16: data = .aaaa(IPAddress(bytes: try take(16))!)
+            case DNSMessage.RRType.a where len == 4:
+                guard let ip = IPAddress(bytes: try take(4)) else { throw ReadError("bad A record") }
+                data = .a(ip)
+            case DNSMessage.RRType.aaaa where len == 16:
+                guard let ip = IPAddress(bytes: try take(16)) else { throw ReadError("bad AAAA record") }
+                data = .aaaa(ip)
             case DNSMessage.RRType.ns: data = .ns(try self.name())
             case DNSMessage.RRType.soa:
                 data = .soa(mname: try self.name(), rname: try self.name(), serial: try u32(), refresh: try u32(), retry: try u32(), expire: try u32(), minimum: try u32())
@@ -240,6 +280,7 @@ extension DNSMessage {
             _ = try u16()
             var e = EDNS(udpPayloadSize: try u16())
             let ttl = try u32()
+            e.extendedRCode = UInt8((ttl >> 24) & 0xFF)
             e.version = UInt8((ttl >> 16) & 0xFF)
             e.dnssecOK = ttl & 0x8000 != 0
             let len = Int(try u16())
@@ -255,10 +296,11 @@ extension DNSMessage {
                 let source = body[2], scope = body[3]
                 let width = family == 1 ? 4 : family == 2 ? 16 : 0
                 guard width > 0, Int(source) <= width * 8, Int(scope) <= width * 8 else { throw ReadError("bad Client Subnet option") }
-                let addressBytes = Array(body[4...])
+                let addressBytes = Array(body.dropFirst(4))
                 guard addressBytes.count == (Int(source) + 7) / 8 else { throw ReadError("Client Subnet address length does not match its prefix") }
                 let full = addressBytes + [UInt8](repeating: 0, count: width - addressBytes.count)
-                e.clientSubnet = ClientSubnet(sourcePrefix: source, scopePrefix: scope, address: IPAddress(bytes: full)!.masked(to: Int(source)))
+                guard let address = IPAddress(bytes: full) else { throw ReadError("bad Client Subnet address") }
+                e.clientSubnet = ClientSubnet(sourcePrefix: source, scopePrefix: scope, address: address.masked(to: Int(source)))
             }
             return e
         }
@@ -280,10 +322,10 @@ extension DNSMessage {
         if recursionAvailable { flags |= 0x0080 }
         flags |= UInt16(rcode & 0xF)
         w.u16(flags)
-        w.u16(UInt16(questions.count))
-        w.u16(UInt16(answers.count))
-        w.u16(UInt16(authority.count))
-        w.u16(UInt16(additional.count + (edns == nil ? 0 : 1)))
+        w.u16(UInt16(clamping: questions.count))
+        w.u16(UInt16(clamping: answers.count))
+        w.u16(UInt16(clamping: authority.count))
+        w.u16(UInt16(clamping: additional.count + (edns == nil ? 0 : 1)))
         for q in questions {
             w.name(q.name)
             w.u16(q.type)
@@ -310,7 +352,8 @@ extension DNSMessage {
                     return
                 }
                 if bytes.count < 0x3FFF { names[Array(labels)] = bytes.count }
-                let label = Array(labels.first!.utf8.prefix(63))
+                guard let first = labels.first else { break }
+                let label = DNSName.wire(first)
                 bytes.append(UInt8(label.count))
                 bytes += label
                 labels = labels.dropFirst()
@@ -334,16 +377,16 @@ extension DNSMessage {
                 for v in [serial, refresh, retry, expire, minimum] { u32(v) }
             case .raw(_, let b): bytes += b
             }
-            let len = bytes.count - lengthAt - 2
-            bytes[lengthAt] = UInt8(len >> 8)
-            bytes[lengthAt + 1] = UInt8(len & 0xFF)
+            let len = min(bytes.count - lengthAt - 2, 0xFFFF)
+            bytes[lengthAt] = UInt8(truncatingIfNeeded: len >> 8)
+            bytes[lengthAt + 1] = UInt8(truncatingIfNeeded: len)
         }
 
         mutating func opt(_ e: EDNS) {
             bytes.append(0)
             u16(DNSMessage.RRType.opt)
             u16(e.udpPayloadSize)
-            u32(UInt32(e.version) << 16 | (e.dnssecOK ? 0x8000 : 0))
+            u32(UInt32(e.extendedRCode) << 24 | UInt32(e.version) << 16 | (e.dnssecOK ? 0x8000 : 0))
             var options: [UInt8] = []
             if let cs = e.clientSubnet {
                 let family: UInt16 = cs.address.isIPv4 ? 1 : 2

@@ -24,36 +24,61 @@ final class DNSUDPHandler: ChannelInboundHandler {
     }
 }
 
-/// DNS over TCP (RFC 7766): each message has a two-byte length prefix.
-struct DNSTCPFrameDecoder: ByteToMessageDecoder {
-    typealias InboundOut = ByteBuffer
-    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
-              buffer.readableBytes >= 2 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 2)
-        context.fireChannelRead(wrapInboundOut(buffer.readSlice(length: Int(length))!))
-        return .continue
-    }
-}
-
+/// DNS over TCP (RFC 7766): each message has a two-byte length prefix. Queries are answered
+/// in order. A client that pipelines queries without reading its answers cannot make the
+/// director buffer without bound: when the socket's send buffer is full, answering stops and so
+/// does reading (TCP then pushes back on the client), until the client reads again. At most one
+/// unanswered message (64 KiB) and one read are held.
 final class DNSTCPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let director: DirectorCore
+    private var pending: ByteBuffer?
+    private var reading = true
 
     init(director: DirectorCore) { self.director = director }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let query = Array(unwrapInboundIn(data).readableBytesView)
-        let source = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
-        guard let answer = director.answerDNS(query, from: source, transport: .tcp) else {
-            context.close(promise: nil)
-            return
+        var chunk = unwrapInboundIn(data)
+        if pending == nil { pending = chunk } else { pending?.writeBuffer(&chunk) }
+        answerPending(context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { answerPending(context) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func answerPending(_ context: ChannelHandlerContext) {
+        var wrote = false
+        while context.channel.isWritable, var buffer = pending,
+              let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+              buffer.readableBytes >= 2 + Int(length) {
+            buffer.moveReaderIndex(forwardBy: 2)
+            let query = buffer.readBytes(length: Int(length)) ?? []
+            pending = buffer.readableBytes > 0 ? buffer : nil
+            let source = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
+            guard let answer = director.answerDNS(query, from: source, transport: .tcp), answer.count <= 65_535 else {
+                context.close(promise: nil)
+                return
+            }
+            var out = context.channel.allocator.buffer(capacity: answer.count + 2)
+            out.writeInteger(UInt16(answer.count))
+            out.writeBytes(answer)
+            context.write(wrapOutboundOut(out), promise: nil)
+            wrote = true
         }
-        var out = context.channel.allocator.buffer(capacity: answer.count + 2)
-        out.writeInteger(UInt16(answer.count))
-        out.writeBytes(answer)
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if wrote { context.flush() }
+        // Read on only while answers leave and no more than one message is waiting.
+        let wantMore = context.channel.isWritable && (pending?.readableBytes ?? 0) <= 65_537
+        if wantMore != reading {
+            reading = wantMore
+            context.channel.setOption(ChannelOptions.autoRead, value: wantMore).whenFailure { _ in }
+        }
+        if let p = pending, p.readableBytes > 65_537 + 65_536 {
+            // More than a whole message and a read beyond it while not reading: not a client.
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -73,13 +73,9 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
         }
     }
 
-    /// The client: the connection's peer, or the first X-Forwarded-For address when the peer is
-    /// a trusted proxy (any other peer could claim to be anyone).
     private func clientAddress(_ h: HTTPRequestHead, peer: IPAddress?) -> IPAddress? {
-        guard let peer, core.fleet.director.trustedProxies.contains(where: { $0.contains(peer) }),
-              let xff = h.headers.first(name: "x-forwarded-for")?.split(separator: ",").first,
-              let forwarded = IPAddress(xff.trimmingCharacters(in: .whitespaces)) else { return peer }
-        return forwarded
+        ForwardedClient.address(peer: peer, xForwardedFor: h.headers[canonicalForm: "x-forwarded-for"].map(String.init),
+                                trusted: core.fleet.director.trustedProxies)
     }
 
     struct RouteBody: Encodable {

@@ -12,6 +12,9 @@ public final class DirectorServer: Sendable {
     private let group: any EventLoopGroup
     private let channels = Mutex<[any Channel]>([])
     private let http = Mutex<HTTPListener?>(nil)
+    private let tcpListener = Mutex<HTTPListener?>(nil)
+    /// Connection counters of DNS over TCP.
+    public let dnsTCPStats = ListenerStats()
     private let checker = Mutex<Task<Void, Never>?>(nil)
     private let poller = Mutex<Task<Void, Never>?>(nil)
     private let client: HTTPClient
@@ -60,16 +63,21 @@ public final class DirectorServer: Sendable {
                     udpChannels.append(try await bindUDP(port: dnsPort, on: loop))
                     channels.withLock { $0 = udpChannels }
                 }
-                let tcp = try await ServerBootstrap(group: group)
-                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                    .childChannelInitializer { ch in
-                        ch.eventLoop.makeCompletedFuture {
-                            try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(DNSTCPFrameDecoder()))
-                            try ch.pipeline.syncOperations.addHandler(DNSTCPHandler(director: core))
-                        }
+                var tcpLimits = ListenerLimits()
+                tcpLimits.maxConnections = d.maxDNSTCPConnections
+                tcpLimits.maxConnectionsPerClient = d.maxDNSTCPConnectionsPerClient
+                let idle = d.dnsTCPIdleTimeout
+                let tcp = try await HTTPListener.bind(host: d.dnsListen.host, port: dnsPort, group: group, limits: tcpLimits,
+                                                      stats: dnsTCPStats) { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        // RFC 7766 §6.2.3: idle connections are closed; a client gets a few seconds.
+                        try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(clamping: idle)))
+                        try ch.pipeline.syncOperations.addHandler(IdleCloseHandler(stats: nil))
+                        try ch.pipeline.syncOperations.addHandler(DNSTCPHandler(director: core))
                     }
-                    .bind(host: d.dnsListen.host, port: dnsPort).get()
-                channels.withLock { $0 = udpChannels + [tcp] }
+                }
+                tcpListener.withLock { $0 = tcp }
+                channels.withLock { $0 = udpChannels }
                 break
             } catch where d.dnsListen.port == 0 && attempt < 10 {
                 for c in channels.withLock({ $0 }) { try? await c.close() }
@@ -77,7 +85,9 @@ public final class DirectorServer: Sendable {
                 continue
             }
         }
-        let h = try await HTTPListener.bind(host: d.httpListen.host, port: d.httpListen.port, group: group) { DirectorHTTPHandler(core: core) }
+        let h = try await HTTPListener.bind(host: d.httpListen.host, port: d.httpListen.port, group: group, limits: d.limits) {
+            DirectorHTTPHandler(core: core)
+        }
         http.withLock { $0 = h }
         let monitor = core.monitor
         let task = Task.detached { await monitor.run() }
@@ -98,6 +108,7 @@ public final class DirectorServer: Sendable {
         checker.withLock { $0?.cancel() }
         poller.withLock { $0?.cancel() }
         for c in channels.withLock({ $0 }) { try? await c.close() }
+        await tcpListener.withLock { $0 }?.close()
         await http.withLock { $0 }?.close()
         try? await client.shutdown()
     }

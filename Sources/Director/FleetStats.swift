@@ -81,13 +81,14 @@ public final class FleetStats: Sendable {
             let before = s.latest
             for c in read { s.latest[c.edge] = c }
             let totals = s.latest.values.reduce(into: EdgeCounts(edge: "fleet", dataCenter: "")) { t, c in
-                t.requests += c.requests
-                t.hits += c.hits
-                t.bytes += c.bytes
-                t.savedBytes += c.savedBytes
+                // Edges' numbers are input: sums saturate rather than trap.
+                t.requests = t.requests.addingSaturating(c.requests)
+                t.hits = t.hits.addingSaturating(c.hits)
+                t.bytes = t.bytes.addingSaturating(c.bytes)
+                t.savedBytes = t.savedBytes.addingSaturating(c.savedBytes)
             }
-            let previous = before.values.reduce(into: (0, 0)) { $0.0 += $1.requests; $0.1 += $1.hits }
-            let dr = totals.requests - previous.0, dh = totals.hits - previous.1
+            let previous = before.values.reduce(into: (0, 0)) { $0.0 = $0.0.addingSaturating($1.requests); $0.1 = $0.1.addingSaturating($1.hits) }
+            let dr = totals.requests.subtractingSaturating(previous.0), dh = totals.hits.subtractingSaturating(previous.1)
             s.series.append(Point(time: now, requests: totals.requests, hitRatio: totals.hitRatio,
                                   byteHitRatio: totals.bytes == 0 ? 0 : Double(totals.savedBytes) / Double(totals.bytes),
                                   recentHitRatio: dr > 0 && !before.isEmpty ? Double(dh) / Double(dr) : nil))

@@ -4,50 +4,107 @@ import Synchronization
 
 /// One line per request, nginx's combined format plus the cache outcome and the time taken:
 /// `127.0.0.1 - - [26/Nov/2026:06:20:00 +0000] "GET /a.css HTTP/1.1" 200 1470 "-" "curl/8" HIT 0.000`.
-/// Lines are queued on the event loop and written by a thread of their own, in batches.
+/// Lines are queued on the event loop and written by a thread of their own, in batches. The
+/// queue is bounded: when the writer falls behind (a slow disk) or the disk fails (full), lines
+/// are dropped and counted, and requests are served as before. `reopen()` (SIGUSR1, nginx's
+/// convention) opens the file again by its path, for log rotation.
 public final class AccessLog: Sendable {
-    private let queue = Mutex<[String]>([])
+    private struct Queue {
+        var lines: [String] = []
+        var dropped = 0
+    }
+
+    private let queue = Mutex(Queue())
     private let wake = DispatchSemaphore(value: 0)
-    private let handle: FileHandle
+    private let path: String
+    /// The file descriptor written to; swapped by `reopen`.
+    private let fd: Mutex<Int32>
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
+    private let onDrop: @Sendable (Int) -> Void
+    /// Lines waiting at most; more are dropped.
+    static let maxQueued = 65_536
+    /// Longest request target written; longer ones are cut (clients choose them).
+    static let maxTarget = 2_048
 
-    /// Opens (appending) `path`, or standard output for `-`.
-    public init(path: String) throws {
+    /// Opens (appending) `path`, or standard output for `-`. `onDrop` hears how many lines
+    /// could not be written.
+    public init(path: String, onDrop: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+        self.path = path
+        self.onDrop = onDrop
         if path == "-" {
-            handle = .standardOutput
+            fd = Mutex(1)
         } else {
-            if !FileManager.default.fileExists(atPath: path) {
-                try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw EdgeStartError("cannot create the access log \(path); check access_log and the folder's permissions")
-                }
+            try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            guard let opened = Self.open(path) else {
+                throw EdgeStartError("cannot open the access log \(path) for appending (\(String(cString: strerror(errno)))); check access_log and the folder's permissions")
             }
-            guard let h = FileHandle(forWritingAtPath: path) else {
-                throw EdgeStartError("cannot open the access log \(path) for writing; check its permissions")
-            }
-            h.seekToEndOfFile()
-            handle = h
+            fd = Mutex(opened)
         }
         Thread.detachNewThread { [self] in writer() }
     }
 
+    private static func open(_ path: String) -> Int32? {
+        let f = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        return f >= 0 ? f : nil
+    }
+
     func append(_ line: String) {
-        queue.withLock { $0.append(line) }
-        wake.signal()
+        let queued = queue.withLock { q -> Bool in
+            guard q.lines.count < Self.maxQueued else {
+                q.dropped += 1
+                return false
+            }
+            q.lines.append(line)
+            return true
+        }
+        if queued { wake.signal() }
+    }
+
+    /// Opens the file again by its path (after a rotation moved the old one away).
+    public func reopen() {
+        guard path != "-", let new = Self.open(path) else { return }
+        let old = fd.withLock { f -> Int32 in
+            defer { f = new }
+            return f
+        }
+        if old > 2 { Glibc.close(old) }
     }
 
     private func writer() {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(200))
-            let lines = queue.withLock { q -> [String] in
-                defer { q.removeAll(keepingCapacity: true) }
-                return q
+            let (lines, droppedInQueue) = queue.withLock { q -> ([String], Int) in
+                defer {
+                    q.lines.removeAll(keepingCapacity: true)
+                    q.dropped = 0
+                }
+                return (q.lines, q.dropped)
             }
-            if !lines.isEmpty { handle.write(Data((lines.joined(separator: "\n") + "\n").utf8)) }
-            if !running.load(ordering: .relaxed) && queue.withLock({ $0.isEmpty }) { break }
+            var dropped = droppedInQueue
+            if !lines.isEmpty, !write(lines.joined(separator: "\n") + "\n") { dropped += lines.count }
+            if dropped > 0 { onDrop(dropped) }
+            if !running.load(ordering: .relaxed) && queue.withLock({ $0.lines.isEmpty }) { break }
         }
         done.signal()
+    }
+
+    /// Writes all of `text` with write(2); false when the file refuses it (ENOSPC, EIO, …).
+    private func write(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return fd.withLock { f in
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeBytes { b -> Int in
+                    guard let base = b.baseAddress else { return -1 }
+                    return Glibc.write(f, base + offset, b.count - offset)
+                }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
     }
 
     /// Writes what is queued and stops the writer.
@@ -55,12 +112,15 @@ public final class AccessLog: Sendable {
         running.store(false, ordering: .relaxed)
         wake.signal()
         done.wait()
+        let f = fd.withLock { $0 }
+        if f > 2 { Glibc.close(f) }
     }
 
     static func line(client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) -> String {
         func quoted(_ s: String?) -> String { "\"\((s ?? "-").replacingOccurrences(of: "\"", with: "\\\""))\"" }
-        return "\(client ?? "-") - - [\(clfDate(now))] \"\(method) \(target) \(version)\" \(status) \(bytes) \(quoted(referer)) \(quoted(userAgent)) \(outcome.logWord) \(String(format: "%.3f", seconds))"
+        let target = target.utf8.count > maxTarget ? String(decoding: target.utf8.prefix(maxTarget), as: UTF8.self) + "..." : target
+        return "\(client ?? "-") - - [\(clfDate(now))] \"\(method) \(target.replacingOccurrences(of: "\"", with: "%22")) \(version)\" \(status) \(bytes) \(quoted(referer)) \(quoted(userAgent)) \(outcome.logWord) \(String(format: "%.3f", seconds))"
     }
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
@@ -68,6 +128,7 @@ public final class AccessLog: Sendable {
     /// `26/Nov/2026:06:20:00 +0000`, from the HTTP date (same fields, other order).
     static func clfDate(_ t: Double) -> String {
         let p = HTTPDate.format(t).split(separator: " ")  // Thu, 26 Nov 2026 06:20:00 GMT
+        guard p.count == 6 else { return "-" }
         return "\(p[1])/\(p[2])/\(p[3]):\(p[4]) +0000"
     }
 }

@@ -4,6 +4,7 @@ import HTTPCaching
 import NIOCore
 import NIOHTTP1
 import Foundation
+import Synchronization
 import Topology
 
 /// Step 5's asset pipeline, for stored responses: minify and build compressed variants, once.
@@ -12,6 +13,11 @@ struct AssetTransform: Sendable {
     /// Paths the pipeline applies to.
     let paths: [PathGlob]
     let maxObjectSize: Int
+    /// Body bytes queued for the pipeline now. Clients can make an edge fetch many new
+    /// compressible objects (`/site.css?1`, `?2`, …): past `maxQueuedBytes` they are stored as
+    /// they came, unprocessed, rather than queueing CPU work and copies without bound.
+    private let queued = QueuedBytes()
+    static let maxQueuedBytes = 256 << 20
 
     init(config: EdgeConfig) {
         paths = config.assetPaths.map(PathGlob.init)
@@ -32,6 +38,10 @@ struct AssetTransform: Sendable {
         }
         return AssetKind(contentType: type) != nil || AssetPipeline.isCompressibleType(type)
     }
+
+    /// Takes room in the pipeline's queue for a body of `bytes`; false when it is full.
+    func reserve(_ bytes: Int) -> Bool { queued.reserve(bytes, limit: Self.maxQueuedBytes) }
+    func release(_ bytes: Int) { queued.release(bytes) }
 
     /// The response with its identity body minified and its variants built. CPU-heavy.
     func apply(_ r: StoredResponse, strongest: Bool) -> StoredResponse {
@@ -55,4 +65,19 @@ struct AssetTransform: Sendable {
         if let etag = t.etag, !etag.hasPrefix("W/") { t.headers.replaceOrAdd(name: "ETag", value: "W/" + etag) }
         return t
     }
+}
+
+/// A byte count that stays under a limit, shared across threads.
+final class QueuedBytes: Sendable {
+    private let bytes = Mutex(0)
+
+    func reserve(_ n: Int, limit: Int) -> Bool {
+        bytes.withLock { b in
+            guard b + n <= limit else { return false }
+            b += n
+            return true
+        }
+    }
+
+    func release(_ n: Int) { bytes.withLock { $0 -= n } }
 }

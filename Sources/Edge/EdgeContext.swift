@@ -18,6 +18,8 @@ struct EdgeContext: Sendable {
     let logger: @Sendable (String) -> Void
     /// This edge's `Via` entry.
     let via: String
+    /// Per-client request limit, when `rate_limit` is set.
+    let rateLimiter: ClientRateLimiter?
 
     func log(_ line: String) { logger("[\(config.name)] \(line)") }
 

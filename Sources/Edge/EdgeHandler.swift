@@ -2,6 +2,7 @@ import CacheStore
 import HTTPCaching
 import NIOCore
 import NIOHTTP1
+import Topology
 
 /// One client connection's requests, one at a time (NIO's pipelining handler queues the next),
 /// through the request path: receive → key → lookup → fetch → store → deliver. A hit is answered
@@ -41,11 +42,26 @@ final class EdgeHandler: ChannelInboundHandler {
     /// When the current request's head arrived, for the access log.
     private var started = 0.0
 
-    init(edge: EdgeContext) {
+    /// The request came over TLS (`X-Forwarded-Proto: https`).
+    private let scheme: String
+    /// The client's address, read once per connection.
+    private var peer: String?
+    /// The client is in the `deny` list: every request gets a 403.
+    private var denied = false
+
+    init(edge: EdgeContext, overTLS: Bool) {
         self.edge = edge
+        self.scheme = overTLS ? "https" : "http"
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // HTTP/2 streams are child channels: the address is the parent connection's.
+        peer = (context.channel.remoteAddress ?? context.channel.parent?.remoteAddress)?.ipAddress
+        if !edge.config.deny.isEmpty, let address = peer.flatMap({ IPAddress($0) }) {
+            denied = edge.config.deny.contains { $0.contains(address) }
+        }
+    }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -87,6 +103,15 @@ final class EdgeHandler: ChannelInboundHandler {
         if requestBodyTooLarge {
             return writeText(request, .payloadTooLarge, "The request body is larger than this edge's max_request_body_size (\(edge.config.maxRequestBodySize) bytes).\n", close: true)
         }
+        if denied {
+            edge.stats.refusedRequest(.denied)
+            return writeText(request, .forbidden, "Requests from \(peer ?? "this address") are refused by this edge's deny list.\n", close: true)
+        }
+        if let limiter = edge.rateLimiter, let retryAfter = limiter.admit(peer ?? "", now: edge.clock()) {
+            edge.stats.refusedRequest(.rateLimited)
+            return writeText(request, .tooManyRequests, "Too many requests from \(peer ?? "this address"); retry in \(retryAfter) s.\n",
+                             extra: ["Retry-After": String(retryAfter)])
+        }
         switch EdgeRequest.receive(request) {
         case .reject(let status, let message):
             writeText(request, status, message)
@@ -110,7 +135,7 @@ final class EdgeHandler: ChannelInboundHandler {
         if let pushes = edge.pushes, !pushes.isEmpty {
             switch pushes.lookup(String(key.path), now: now) {
             case .live(let object):
-                var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(object.expires - now))
+                var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: object.expires - now))
                 status.detail = "pushed"
                 return deliver(object.response, status)
             case .expired(let at) where !edge.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
@@ -126,13 +151,14 @@ final class EdgeHandler: ChannelInboundHandler {
         }
         switch stored.freshness.state(at: now) {
         case .fresh:
-            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: now))))
+            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: now))))
         case .staleWhileRevalidate:
             // RFC 5861 §3: serve stale now, refresh in the background (collapsed like any fetch).
-            var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: now).rounded(.down)))
+            var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)))
             status.detail = "stale-while-revalidate"
             deliver(stored, status)
-            let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: "stale")
+            let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: "stale",
+                                          clientScheme: scheme)
             let edge = self.edge
             edge.coordinator.startBackground(key) { InFlightFetch(plan: plan, edge: edge) }?.start(body: nil, clientAddress: nil)
         case .mustValidate:
@@ -145,7 +171,7 @@ final class EdgeHandler: ChannelInboundHandler {
     private func collapse(_ key: CacheKey, _ request: HTTPRequestHead, revalidating: StoredResponse?) {
         let plan = InFlightFetch.Plan(
             key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed,
-            revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale"
+            revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale", clientScheme: scheme
         )
         let edge = self.edge
         switch edge.coordinator.join(key, waiter: makeWaiter(request), store: edge.store, makeFetch: { InFlightFetch(plan: plan, edge: edge) }) {
@@ -154,7 +180,7 @@ final class EdgeHandler: ChannelInboundHandler {
         case .started(let fetch):
             fetch.start(body: nil, clientAddress: clientAddress)
         case .stored(let stored):
-            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: edge.clock()))))
+            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: edge.clock()))))
         case .alone:
             fetchAlone(key: key, request: request, intent: .ifAllowed, reason: plan.forwardReason, body: nil, revalidating: revalidating)
         }
@@ -165,7 +191,8 @@ final class EdgeHandler: ChannelInboundHandler {
         key: CacheKey, request: HTTPRequestHead, intent: InFlightFetch.StoreIntent, reason: String, body: ByteBuffer?,
         revalidating: StoredResponse? = nil
     ) {
-        let plan = InFlightFetch.Plan(key: key, method: request.method, requestHeaders: request.headers, intent: intent, revalidating: revalidating, forwardReason: reason)
+        let plan = InFlightFetch.Plan(key: key, method: request.method, requestHeaders: request.headers, intent: intent, revalidating: revalidating,
+                                      forwardReason: reason, clientScheme: scheme)
         let fetch = InFlightFetch(plan: plan, edge: edge)
         var waiter = makeWaiter(request)
         waiter.isInitiator = true
@@ -173,7 +200,7 @@ final class EdgeHandler: ChannelInboundHandler {
         fetch.start(body: body, clientAddress: clientAddress)
     }
 
-    private var clientAddress: String? { context?.channel.remoteAddress?.ipAddress }
+    private var clientAddress: String? { peer }
 
     private func makeWaiter(_ request: HTTPRequestHead) -> InFlightFetch.Waiter {
         guard let context else { return InFlightFetch.Waiter(deliver: { _ in }, requestHeaders: request.headers, isInitiator: false) }
@@ -284,13 +311,14 @@ final class EdgeHandler: ChannelInboundHandler {
 
     private func writeText(
         _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, close: Bool = false, cacheStatus: CacheStatus? = nil,
-        outcome: Outcome = .error
+        outcome: Outcome = .error, extra: HTTPHeaders = [:]
     ) {
-        var headers: HTTPHeaders = [
-            "Content-Type": "text/plain; charset=utf-8",
-            "Cache-Control": "no-store",
-            "Date": HTTPDate.format(edge.clock()),
-        ]
+        var headers: HTTPHeaders = extra
+        headers.add(contentsOf: [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Cache-Control", "no-store"),
+            ("Date", HTTPDate.format(edge.clock())),
+        ])
         headers.add(name: "Via", value: edge.via)
         headers.add(name: "Cache-Status", value: (cacheStatus ?? CacheStatus(cacheName: edge.config.name, outcome: .forward("bypass"))).headerValue)
         headers.add(name: "Content-Length", value: String(text.utf8.count))

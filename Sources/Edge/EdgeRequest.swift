@@ -57,7 +57,7 @@ enum EdgeRequest {
 
     /// Headers for the origin request. Lookups forward only `forwardedOnLookup`; passes forward
     /// every end-to-end header. Both get `Via` and `X-Forwarded-For`/`-Proto`.
-    static func originHeaders(client: HTTPHeaders, lookup: Bool, clientAddress: String?, via: String) -> HTTPHeaders {
+    static func originHeaders(client: HTTPHeaders, lookup: Bool, clientAddress: String?, scheme: String = "http", via: String) -> HTTPHeaders {
         var out = HTTPHeaders()
         let cleaned = lookup ? client : HeaderRules.removingHopByHop(client)
         for (name, value) in cleaned {
@@ -72,7 +72,7 @@ enum EdgeRequest {
             let prior = lookup ? [] : client[canonicalForm: "x-forwarded-for"].map(String.init)
             out.add(name: "X-Forwarded-For", value: (prior + [clientAddress]).joined(separator: ", "))
         }
-        out.add(name: "X-Forwarded-Proto", value: "http")
+        out.add(name: "X-Forwarded-Proto", value: scheme)
         return out
     }
 }

@@ -12,7 +12,7 @@ public final class EdgeServer: Sendable {
     let context: EdgeContext
     private let listener = Mutex<HTTPListener?>(nil)
     private let controlListener = Mutex<HTTPListener?>(nil)
-    private let tlsChannel = Mutex<(any Channel)?>(nil)
+    private let tlsListener = Mutex<HTTPListener?>(nil)
     private let sweeper = Mutex<RepeatedTask?>(nil)
 
     public var config: EdgeConfig { context.config }
@@ -36,13 +36,14 @@ public final class EdgeServer: Sendable {
                 throw EdgeStartError("edge \(config.name): \(error.message)")
             }
         }
-        let accessLog = try config.accessLog.map { try AccessLog(path: $0) }
+        let stats = EdgeStats(edge: config.name)
+        let accessLog = try config.accessLog.map { try AccessLog(path: $0, onDrop: { stats.accessLogDropped($0) }) }
         let assets = AssetTransform(config: config)
         // Pushed objects loaded from disk get their compressed variants again (not stored on disk).
         pushes?.transformAll { assets.apply($0, strongest: true) }
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(config.originConnectTimeout * 1000)), read: .milliseconds(Int64(config.originTimeout * 1000))),
+            timeout: .init(connect: .seconds(clamping: config.originConnectTimeout), read: .seconds(clamping: config.originTimeout)),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
             decompression: .disabled
         )
@@ -50,16 +51,17 @@ public final class EdgeServer: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfig)
         context = EdgeContext(
             config: config,
-            store: MemoryStore(budget: config.cacheSize, policy: config.eviction == "lru" ? LRUPolicy() : S3FIFOPolicy()),
+            store: MemoryStore(budget: config.cacheSize, policy: config.eviction == "lru" ? LRUPolicy() : S3FIFOPolicy(), maxVariants: config.maxVariants),
             pushes: pushes,
             coordinator: FetchCoordinator(clock: clock),
             client: client,
-            stats: EdgeStats(edge: config.name),
+            stats: stats,
             assets: assets,
             accessLog: accessLog,
             clock: clock,
             logger: log,
-            via: "1.1 \(config.name) (outpost)"
+            via: "1.1 \(config.name) (outpost)",
+            rateLimiter: config.rateLimit.map { ClientRateLimiter(rate: $0, burst: config.rateLimitBurst) }
         )
         self.group = group
     }
@@ -70,18 +72,22 @@ public final class EdgeServer: Sendable {
     @discardableResult
     public func start() async throws -> Int {
         let context = self.context
-        let l = try await HTTPListener.bind(host: config.listen.host, port: config.listen.port, group: group) {
-            EdgeHandler(edge: context)
+        let limits = config.limits
+        let l = try await HTTPListener.bind(host: config.listen.host, port: config.listen.port, group: group, limits: limits,
+                                            stats: context.stats.publicListener) {
+            EdgeHandler(edge: context, overTLS: false)
         }
         listener.withLock { $0 = l }
         if let tls = config.tlsListen {
             let name = config.name
             let c = try await TLSListener.bind(host: tls.host, port: tls.port, group: group, certificateFile: config.tlsCertificate,
-                                               keyFile: config.tlsKey, name: name) { EdgeHandler(edge: context) }
-            tlsChannel.withLock { $0 = c }
+                                               keyFile: config.tlsKey, name: name, limits: limits,
+                                               stats: context.stats.tlsListener) { EdgeHandler(edge: context, overTLS: true) }
+            tlsListener.withLock { $0 = c }
         }
         if let control = config.controlListen, let pushes = context.pushes, let token = config.effectiveControlToken() {
-            let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group) {
+            let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group, limits: limits,
+                                                stats: context.stats.controlListener) {
                 ControlHandler(edge: context, pushes: pushes, token: token)
             }
             controlListener.withLock { $0 = c }
@@ -99,7 +105,7 @@ public final class EdgeServer: Sendable {
 
     public var port: Int { listener.withLock { $0?.port ?? 0 } }
     /// The bound TLS port, 0 when TLS is off.
-    public var tlsPort: Int { tlsChannel.withLock { $0?.localAddress?.port ?? 0 } }
+    public var tlsPort: Int { tlsListener.withLock { $0?.port ?? 0 } }
     /// The bound control port, 0 when the control API is off.
     public var controlPort: Int { controlListener.withLock { $0?.port ?? 0 } }
     public var pushes: PushStore? { context.pushes }
@@ -111,10 +117,13 @@ public final class EdgeServer: Sendable {
         await l?.close()
         let c = controlListener.withLock { $0 }
         await c?.close()
-        try? await tlsChannel.withLock { $0 }?.close()
+        await tlsListener.withLock { $0 }?.close()
         try? await context.client.shutdown()
         context.accessLog?.close()
     }
+
+    /// Opens the access log again by its path (SIGUSR1, after a rotation).
+    public func reopenLogs() { context.accessLog?.reopen() }
 
     /// The counters now, with the hit ratios.
     public var statsSnapshot: EdgeStats.Snapshot {

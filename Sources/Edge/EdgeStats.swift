@@ -1,5 +1,6 @@
 import CacheStore
 import Foundation
+import HTTPServer
 import Prometheus
 import Synchronization
 
@@ -103,7 +104,8 @@ public final class EdgeStats: Sendable {
     private struct State {
         var outcomes = [Counts](repeating: Counts(), count: Outcome.allCases.count)
         var origin = Counts()
-        var originLatencies: [Double] = []
+        var accessLogDropped = 0
+        var refusedRequests = [Int](repeating: 0, count: RequestRefusal.allCases.count)
         /// What the Prometheus counters were last brought up to.
         var exported = [Counts](repeating: Counts(), count: Outcome.allCases.count)
         var exportedOrigin = Counts()
@@ -111,8 +113,17 @@ public final class EdgeStats: Sendable {
 
     private let state = Mutex(State())
     public let registry = PrometheusCollectorRegistry()
-    private let requestCounters: [Outcome: Counter]
-    private let byteCounters: [Outcome: Counter]
+    private let requestCounters: [Counter]
+    private let byteCounters: [Counter]
+    private let accessLogDroppedCounter: Counter
+    private let refusedRequestCounters: [Counter]
+    /// The public, TLS and control listeners' connection counters.
+    public let publicListener = ListenerStats()
+    public let tlsListener = ListenerStats()
+    public let controlListener = ListenerStats()
+    private let listenerMetrics: [(String, ListenerStats, (refused: [Counter], timeouts: [Counter]))]
+    private let openConnections: [String: Gauge]
+    private let exporter = CounterExporter()
     private let originRequests: Counter
     private let originBytes: Counter
     private let originLatency: DurationHistogram
@@ -124,13 +135,38 @@ public final class EdgeStats: Sendable {
 
     public init(edge: String) {
         let labels = [("edge", edge)]
-        var requests: [Outcome: Counter] = [:], bytes: [Outcome: Counter] = [:]
-        for o in Outcome.allCases {
-            requests[o] = registry.makeCounter(descriptor: .outpost("requests_total", "Requests answered, by cache outcome"), labels: labels + [("outcome", o.rawValue)])
-            bytes[o] = registry.makeCounter(descriptor: .outpost("response_body_bytes_total", "Response body bytes sent to clients, by cache outcome"), labels: labels + [("outcome", o.rawValue)])
+        let registry = self.registry
+        let (publicListener, tlsListener, controlListener) = (self.publicListener, self.tlsListener, self.controlListener)
+        requestCounters = Outcome.allCases.map { o in
+            registry.makeCounter(descriptor: .outpost("requests_total", "Requests answered, by cache outcome"), labels: labels + [("outcome", o.rawValue)])
         }
-        requestCounters = requests
-        byteCounters = bytes
+        byteCounters = Outcome.allCases.map { o in
+            registry.makeCounter(descriptor: .outpost("response_body_bytes_total", "Response body bytes sent to clients, by cache outcome"),
+                                 labels: labels + [("outcome", o.rawValue)])
+        }
+        accessLogDroppedCounter = registry.makeCounter(
+            descriptor: .outpost("access_log_dropped_lines_total", "Access-log lines dropped (writer behind, or the disk failed)"), labels: labels)
+        refusedRequestCounters = RequestRefusal.allCases.map { r in
+            registry.makeCounter(descriptor: .outpost("refused_requests_total", "Requests refused before the cache: denied address (403) or over the rate limit (429)"),
+                                 labels: labels + [("reason", r.label)])
+        }
+        var metrics: [(String, ListenerStats, (refused: [Counter], timeouts: [Counter]))] = []
+        var open: [String: Gauge] = [:]
+        for (name, listener) in [("public", publicListener), ("tls", tlsListener), ("control", controlListener)] {
+            let l = labels + [("listener", name)]
+            open[name] = registry.makeGauge(descriptor: .outpost("open_connections", "Connections open now, by listener"), labels: l)
+            let refused = ListenerStats.Refusal.allCases.map { r in
+                registry.makeCounter(descriptor: .outpost("refused_connections_total", "Connections closed at accept by a connection cap, by listener and cap"),
+                                     labels: l + [("cap", r.label)])
+            }
+            let timeouts = ListenerStats.Timeout.allCases.map { t in
+                registry.makeCounter(descriptor: .outpost("connection_timeouts_total", "Connections closed by a timeout, by listener and timeout"),
+                                     labels: l + [("timeout", t.label)])
+            }
+            metrics.append((name, listener, (refused, timeouts)))
+        }
+        listenerMetrics = metrics
+        openConnections = open
         originRequests = registry.makeCounter(descriptor: .outpost("origin_requests_total", "Requests sent to the origin"), labels: labels)
         originBytes = registry.makeCounter(descriptor: .outpost("origin_body_bytes_total", "Body bytes received from the origin"), labels: labels)
         originLatency = registry.makeDurationHistogram(
@@ -163,7 +199,20 @@ public final class EdgeStats: Sendable {
     }
 
     func originLatency(seconds: Double) {
-        state.withLock { $0.originLatencies.append(seconds) }
+        // Straight into the histogram (it is thread-safe): nothing grows between scrapes.
+        guard seconds.isFinite, seconds >= 0 else { return }
+        originLatency.record(.nanoseconds(Int64(min(seconds, 1e9) * 1e9)))
+    }
+
+    /// Access-log lines dropped because the writer could not keep up or the disk failed.
+    func accessLogDropped(_ n: Int) {
+        state.withLock { $0.accessLogDropped += n }
+    }
+
+    /// Requests refused before the request path: a denied address (403) or over the rate
+    /// limit (429).
+    func refusedRequest(_ reason: RequestRefusal) {
+        state.withLock { $0.refusedRequests[reason.rawValue] += 1 }
     }
 
     public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> Snapshot {
@@ -193,21 +242,32 @@ public final class EdgeStats: Sendable {
     /// The Prometheus text exposition, with the store's gauges set now.
     public func prometheusText(store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> [UInt8] {
         // Bring the counters up to the exact values (they only ever grow).
-        let (deltas, originDelta, latencies) = state.withLock { s -> ([Counts], Counts, [Double]) in
+        let (deltas, originDelta, dropped, refused) = state.withLock { s -> ([Counts], Counts, Int, [Int]) in
             let d = zip(s.outcomes, s.exported).map { Counts(requests: $0.requests - $1.requests, bytes: $0.bytes - $1.bytes) }
             let o = Counts(requests: s.origin.requests - s.exportedOrigin.requests, bytes: s.origin.bytes - s.exportedOrigin.bytes)
             s.exported = s.outcomes
             s.exportedOrigin = s.origin
-            defer { s.originLatencies.removeAll(keepingCapacity: true) }
-            return (d, o, s.originLatencies)
+            return (d, o, s.accessLogDropped, s.refusedRequests)
         }
         for o in Outcome.allCases {
-            requestCounters[o]!.increment(by: Int64(deltas[o.index].requests))
-            byteCounters[o]!.increment(by: Int64(deltas[o.index].bytes))
+            requestCounters[o.index].increment(by: Int64(deltas[o.index].requests))
+            byteCounters[o.index].increment(by: Int64(deltas[o.index].bytes))
         }
         originRequests.increment(by: Int64(originDelta.requests))
         originBytes.increment(by: Int64(originDelta.bytes))
-        for l in latencies { originLatency.record(.nanoseconds(Int64(l * 1e9))) }
+        exporter.set("access_log_dropped", to: dropped, counter: accessLogDroppedCounter)
+        for r in RequestRefusal.allCases {
+            exporter.set("refused_\(r.rawValue)", to: refused[r.rawValue], counter: refusedRequestCounters[r.rawValue])
+        }
+        for (name, listener, counters) in listenerMetrics {
+            openConnections[name]?.set(Int64(listener.open))
+            for r in ListenerStats.Refusal.allCases {
+                exporter.set("\(name)_refused_\(r.label)", to: listener.refused(r), counter: counters.refused[r.rawValue])
+            }
+            for t in ListenerStats.Timeout.allCases {
+                exporter.set("\(name)_timeout_\(t.label)", to: listener.timedOut(t), counter: counters.timeouts[t.rawValue])
+            }
+        }
         storedObjects.set(Int64(store.objects))
         storedBytes.set(Int64(store.bytes))
         evictions.set(Int64(store.evictions))
@@ -217,6 +277,28 @@ public final class EdgeStats: Sendable {
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out
+    }
+}
+
+/// Why a request was refused before the request path.
+enum RequestRefusal: Int, CaseIterable, Sendable {
+    case denied, rateLimited
+
+    var label: String { self == .denied ? "denied" : "rate_limited" }
+}
+
+/// Brings Prometheus counters up to exact values kept elsewhere (counters only ever grow, so
+/// the difference since the last scrape is added).
+final class CounterExporter: Sendable {
+    private let exported = Mutex<[String: Int]>([:])
+
+    func set(_ key: String, to value: Int, counter: Counter) {
+        let delta = exported.withLock { e -> Int in
+            let d = value - e[key, default: 0]
+            e[key] = value
+            return d
+        }
+        if delta > 0 { counter.increment(by: Int64(delta)) }
     }
 }
 

@@ -25,6 +25,8 @@ final class FetchCoordinator: Sendable {
     private let state = Mutex(State())
     private let clock: @Sendable () -> Double
     static let uncollapsibleSeconds = 30.0
+    /// Keys remembered as uncollapsible at most (each URL a client invents could add one).
+    static let maxUncollapsible = 65_536
 
     init(clock: @escaping @Sendable () -> Double) {
         self.clock = clock
@@ -71,7 +73,18 @@ final class FetchCoordinator: Sendable {
 
     func markUncollapsible(_ key: CacheKey) {
         let until = clock() + Self.uncollapsibleSeconds
-        state.withLock { $0.uncollapsibleUntil[key] = until }
+        let now = until - Self.uncollapsibleSeconds
+        state.withLock { s in
+            if s.uncollapsibleUntil.count >= Self.maxUncollapsible, s.uncollapsibleUntil[key] == nil {
+                // Full: forget what has expired; if nothing has, forget any one (it is only
+                // collapsed again, which costs a wait, never a wrong answer).
+                s.uncollapsibleUntil = s.uncollapsibleUntil.filter { $0.value > now }
+                if s.uncollapsibleUntil.count >= Self.maxUncollapsible, let any = s.uncollapsibleUntil.keys.first {
+                    s.uncollapsibleUntil[any] = nil
+                }
+            }
+            s.uncollapsibleUntil[key] = until
+        }
     }
 
     var inFlightCount: Int { state.withLock { $0.inFlight.count } }

@@ -38,6 +38,8 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         var revalidating: StoredResponse?
         /// RFC 9211 fwd reason: miss, stale, method, request, bypass.
         var forwardReason: String
+        /// How the client reached the edge (`http` or `https`), for `X-Forwarded-Proto`.
+        var clientScheme = "http"
     }
 
     private enum Phase {
@@ -104,7 +106,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     func start(body: ByteBuffer?, clientAddress: String?) {
         var headers = EdgeRequest.originHeaders(
             client: plan.requestHeaders, lookup: plan.intent == .ifAllowed && plan.forwardReason != "request",
-            clientAddress: clientAddress, via: edge.via
+            clientAddress: clientAddress, scheme: plan.clientScheme, via: edge.via
         )
         if plan.intent == .ifAllowed, plan.forwardReason == "request" {
             headers.replaceOrAdd(name: "Authorization", value: plan.requestHeaders.first(name: "authorization") ?? "")
@@ -145,7 +147,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
         let timeout = "\(error)".contains("readTimeout") || "\(error)".contains("deadlineExceeded")
         let message = timeout
-            ? "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(edge.config.originTimeout)) s."
+            ? "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s."
             : "The origin \(edge.config.origin) failed for \(plan.key.path): \(error)."
         fail(OriginFailure(status: timeout ? .gatewayTimeout : .badGateway, message: message))
     }
@@ -182,7 +184,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         switch storability {
         case .storable where fits:
             cacheStatus.stored = true
-            cacheStatus.ttl = Int(freshness.timeToLive(at: now))
+            cacheStatus.ttl = Int(saturating: freshness.timeToLive(at: now))
         case .storable:
             cacheStatus.detail = "too large to store"
         case .notStorable(let reason):
@@ -258,7 +260,8 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
                     freshness: Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
                     vary: head.vary
                 )
-                if edge.assets.applies(path: plan.key.path, status: s.storedStatus, headers: s.storedHeaders) {
+                if edge.assets.applies(path: plan.key.path, status: s.storedStatus, headers: s.storedHeaders),
+                   edge.assets.reserve(response.body.readableBytes) {
                     toProcess = (response, head.cacheStatus)
                 } else if !edge.store.insert(plan.key, response) {
                     refused = response.cost
@@ -274,6 +277,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             let immutable = CacheControl(headers: response.headers).immutable
             NIOThreadPool.singleton.submit { [self] _ in
                 let processed = edge.assets.apply(response, strongest: immutable)
+                edge.assets.release(response.body.readableBytes)
                 state.withLock { s in
                     _ = edge.store.insert(plan.key, processed)
                     s.phase = .finished
@@ -326,9 +330,9 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         let now = edge.clock()
         var status: CacheStatus
         if detail == nil {
-            status = CacheStatus(cacheName: edge.config.name, outcome: .forward("stale"), ttl: Int(stored.freshness.timeToLive(at: now)))
+            status = CacheStatus(cacheName: edge.config.name, outcome: .forward("stale"), ttl: Int(saturating: stored.freshness.timeToLive(at: now)))
         } else {
-            status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(stored.freshness.timeToLive(at: now).rounded(.down)))
+            status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)))
         }
         status.forwardStatus = forwardStatus
         status.detail = detail

@@ -25,6 +25,9 @@ struct PushRequest: Equatable, Sendable {
         guard let expires = PushExpiry.parse(expiryText, now: now) else {
             return .failure(PushError(400, "\(path): \(expiresHeader) '\(expiryText)' is neither a duration (30s, 15m, 12h, 7d, 2w) nor a time (RFC 3339 or HTTP date)"))
         }
+        guard expires.isFinite, expires <= HTTPDate.maximum else {
+            return .failure(PushError(400, "\(path): \(expiresHeader) '\(expiryText.prefix(100))' is beyond the year 9999; give a nearer expiry"))
+        }
         guard expires > now else {
             return .failure(PushError(400, "\(path): \(expiresHeader) '\(expiryText)' is in the past; pushed objects need a future expiry"))
         }
@@ -71,7 +74,8 @@ enum PushPath {
 enum PushExpiry {
     static func parse(_ text: String, now: Double) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces)
-        if let unit = t.last, let n = Double(t.dropLast()), n >= 0 {
+        // Digits (and one point) only: Double() also reads "inf", "nan" and "1e400".
+        if let unit = t.last, t.dropLast().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let n = Double(t.dropLast()), n.isFinite, n >= 0 {
             let seconds: Double? = switch unit {
             case "s": 1
             case "m": 60
@@ -82,7 +86,9 @@ enum PushExpiry {
             }
             if let seconds { return now + n * seconds }
         }
-        if t.hasPrefix("@"), let n = Double(t.dropFirst()) { return n }
+        if t.hasPrefix("@"), t.dropFirst().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let n = Double(t.dropFirst()), n.isFinite {
+            return n
+        }
         if let d = HTTPDate.parse(t) { return d }
         let iso = ISO8601DateFormatter()
         if let d = iso.date(from: t) { return d.timeIntervalSince1970 }

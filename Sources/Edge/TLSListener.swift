@@ -1,10 +1,13 @@
 import Crypto
 import Foundation
+import HTTPServer
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
+import NIOTLS
+import Topology
 import SwiftASN1
 import X509
 
@@ -15,40 +18,46 @@ import X509
 enum TLSListener {
     static func bind(
         host: String, port: Int, group: any EventLoopGroup, certificateFile: String?, keyFile: String?, name: String,
-        makeHandler: @escaping @Sendable () -> any ChannelHandler
-    ) async throws -> any Channel {
+        limits: ListenerLimits, stats: ListenerStats, makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) async throws -> HTTPListener {
         let (chain, key) = try identity(certificateFile: certificateFile, keyFile: keyFile, name: name, host: host)
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         tls.applicationProtocols = ["h2", "http/1.1"]
         let context = try NIOSSLContext(configuration: tls)
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                }.flatMap {
-                    channel.configureHTTP2SecureUpgrade(
-                        h2ChannelConfigurator: { connection in
+        return try await HTTPListener.bind(host: host, port: port, group: group, limits: limits, stats: stats) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(NIOSSLServerHandler(context: context))
+                try sync.addHandler(HandshakeTimeoutHandler(seconds: limits.handshakeTimeout, stats: stats) { event in
+                    guard let tls = event as? TLSUserEvent, case .handshakeCompleted = tls else { return false }
+                    return true
+                })
+            }.flatMap {
+                channel.configureHTTP2SecureUpgrade(
+                    h2ChannelConfigurator: { connection in
+                        // HTTP/2 multiplexes: the connection is closed when nothing at all has
+                        // been read for the idle timeout (a client waiting on a response still
+                        // sends WINDOW_UPDATEs and PINGs as it reads).
+                        connection.eventLoop.makeCompletedFuture {
+                            try connection.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(clamping: limits.idleTimeout)))
+                            try connection.pipeline.syncOperations.addHandler(IdleCloseHandler(stats: stats))
+                        }.flatMap {
                             connection.configureHTTP2Pipeline(mode: .server, inboundStreamInitializer: { stream in
                                 stream.eventLoop.makeCompletedFuture {
                                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                                     try stream.pipeline.syncOperations.addHandler(makeHandler())
                                 }
                             }).map { _ in }
-                        },
-                        http1ChannelConfigurator: { connection in
-                            connection.eventLoop.makeCompletedFuture {
-                                try connection.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
-                                try connection.pipeline.syncOperations.addHandler(makeHandler())
-                            }
                         }
-                    )
-                }
+                    },
+                    http1ChannelConfigurator: { connection in
+                        connection.eventLoop.makeCompletedFuture {
+                            try HTTPListener.configureHTTP1(connection.pipeline.syncOperations, limits: limits, stats: stats, handler: makeHandler())
+                        }
+                    }
+                )
             }
-            .bind(host: host, port: port)
-            .get()
+        }
     }
 
     /// The configured certificate chain and key (PEM files), or a fresh self-signed pair.

@@ -5,8 +5,10 @@ public enum HTTPDate {
     private static let monthNames = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
     /// Formats `seconds` (since the epoch) as IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+    /// Times beyond the years 1 to 9999 are written as those bounds (an HTTP-date has four
+    /// year digits), so nothing from input can make formatting trap.
     public static func format(_ seconds: Double) -> String {
-        let t = Int64(seconds.rounded(.down))
+        let t = Int64(seconds.isNaN ? 0 : max(minimum, min(maximum, seconds.rounded(.down))))
         var days = t / 86_400
         var rem = t % 86_400
         if rem < 0 { rem += 86_400; days -= 1 }
@@ -40,17 +42,26 @@ public enum HTTPDate {
         return nil
     }
 
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    public static let minimum: Double = -62_135_596_800
+    public static let maximum: Double = 253_402_300_799
+
     private static func assemble(year: Int, month: Int, day: Int, time: String) -> Double? {
-        let hms = time.split(separator: ":").compactMap { Int($0) }
+        // Each field has two digits (four for the year): a value with more is not a date
+        // (RFC 9110 §5.6.7), and bounding them keeps the arithmetic below far from overflow.
+        let fields = time.split(separator: ":", omittingEmptySubsequences: false)
+        guard fields.count == 3, fields.allSatisfy({ $0.count == 2 }) else { return nil }
+        let hms = fields.compactMap { Int($0) }
         guard hms.count == 3, (1...31).contains(day), (0...23).contains(hms[0]), (0...59).contains(hms[1]),
-              (0...60).contains(hms[2]), year >= 1900
+              (0...60).contains(hms[2]), (1900...9999).contains(year)
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         return Double(days * 86_400 + Int64(hms[0] * 3600 + hms[1] * 60 + hms[2]))
     }
 
     private static func month(_ name: String) -> Int? {
-        monthNames.firstIndex(of: name).map { $0 + 1 }
+        guard name.count == 3 else { return nil }
+        return monthNames.firstIndex(of: name).map { $0 + 1 }
     }
 
     private static func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

@@ -30,7 +30,8 @@ public struct VarySelector: Sendable, Hashable {
 
     /// Does a new request select this variant? (§4.1: same normalised values.)
     public func matches(_ requestHeaders: HTTPHeaders) -> Bool {
-        for (i, name) in fieldNames.enumerated() where Self.normalisedValue(of: name, in: requestHeaders) != values[i] {
+        guard fieldNames.count == values.count else { return false }
+        for (name, value) in zip(fieldNames, values) where Self.normalisedValue(of: name, in: requestHeaders) != value {
             return false
         }
         return true

@@ -1,25 +1,44 @@
 import HTTPCaching
 import NIOCore
+import Topology
 import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// A bound HTTP/1.1 listener: keep-alive, pipelining (requests answered in order, one at a time
-/// per connection), and a 400 for malformed requests, all from NIO's own handlers. The caller
-/// adds the one handler that answers.
+/// A bound listener with the limits every Outpost listener has: a total and a per-client
+/// connection cap (refused connections are closed at once and counted), and the timeouts the
+/// protocol configured on each connection adds. NIO's accept back-off keeps the accept loop
+/// alive when the process runs out of file descriptors (EMFILE): it pauses accepting for a
+/// moment and serves again when descriptors free up.
 public struct HTTPListener: Sendable {
     public let channel: any Channel
-    private let connections: ConnectionTracker
+    private let admission: ConnectionAdmission
 
     /// The port actually bound (useful with port 0).
     public var port: Int { channel.localAddress?.port ?? 0 }
+    /// Its connection counters.
+    public var stats: ListenerStats { admission.stats }
 
-    /// Binds `host:port` and adds `makeHandler()` after the HTTP codec on every connection.
+    /// Binds `host:port` as an HTTP/1.1 listener (keep-alive, pipelining answered in order, a
+    /// 400 for malformed requests, head/body/idle/send timeouts) with `makeHandler()` after the
+    /// HTTP codec on every connection.
     public static func bind(
-        host: String, port: Int, group: any EventLoopGroup,
-        makeHandler: @escaping @Sendable () -> any ChannelHandler
+        host: String, port: Int, group: any EventLoopGroup, limits: ListenerLimits = ListenerLimits(),
+        stats: ListenerStats = ListenerStats(), makeHandler: @escaping @Sendable () -> any ChannelHandler
     ) async throws -> HTTPListener {
-        let connections = ConnectionTracker()
+        try await bind(host: host, port: port, group: group, limits: limits, stats: stats) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try configureHTTP1(channel.pipeline.syncOperations, limits: limits, stats: stats, handler: makeHandler())
+            }
+        }
+    }
+
+    /// Binds `host:port`; `configure` sets up each admitted connection's protocol.
+    public static func bind(
+        host: String, port: Int, group: any EventLoopGroup, limits: ListenerLimits, stats: ListenerStats,
+        configure: @escaping @Sendable (any Channel) -> EventLoopFuture<Void>
+    ) async throws -> HTTPListener {
+        let admission = ConnectionAdmission(limits: limits, stats: stats)
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -27,24 +46,34 @@ public struct HTTPListener: Sendable {
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                connections.add(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true, withErrorHandling: true
-                    )
-                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                if admission.admit(channel) != nil {
+                    // Refused at once: closing here costs the client one round trip, not a wait.
+                    return channel.close()
                 }
+                return configure(channel)
             }
             .bind(host: host, port: port)
             .get()
-        return HTTPListener(channel: channel, connections: connections)
+        return HTTPListener(channel: channel, admission: admission)
+    }
+
+    /// The HTTP/1.1 server pipeline with its timeouts, then `handler`.
+    public static func configureHTTP1(
+        _ pipeline: ChannelPipeline.SynchronousOperations, limits: ListenerLimits, stats: ListenerStats, handler: any ChannelHandler
+    ) throws {
+        let timeouts = HTTPTimeouts(limits: limits, stats: stats)
+        // The byte observer goes right before the HTTP codec (after TLS, when there is TLS).
+        try pipeline.addHandler(timeouts.byteHandler)
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try pipeline.addHandler(timeouts.requestHandler)
+        try pipeline.addHandler(handler)
     }
 
     /// Stops accepting and closes every open connection: a stopped server must not go on
     /// answering on kept-alive connections (health checks would think it is still up).
     public func close() async {
         try? await channel.close()
-        for c in connections.all { try? await c.close() }
+        for c in admission.all { try? await c.close() }
     }
 }
 
@@ -60,17 +89,4 @@ public enum DateHeader {
             return c.text
         }
     }
-}
-
-/// The open connections of a listener.
-final class ConnectionTracker: Sendable {
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func add(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        open.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: id) } }
-    }
-
-    var all: [any Channel] { open.withLock { Array($0.values) } }
 }

@@ -38,7 +38,7 @@ public final class OriginServer: Sendable {
     /// Binds the listener; returns the bound port.
     @discardableResult
     public func start(group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> Int {
-        let l = try await HTTPListener.bind(host: config.listen.host, port: config.listen.port, group: group) { [self] in
+        let l = try await HTTPListener.bind(host: config.listen.host, port: config.listen.port, group: group, limits: config.limits) { [self] in
             StaticFileHandler(server: self)
         }
         listener.withLock { $0 = l }
@@ -52,9 +52,19 @@ public final class OriginServer: Sendable {
         await l?.close()
     }
 
+    /// Targets counted one by one at most; later new targets count only in the total (the
+    /// per-target numbers are for tests and people, and clients choose the targets).
+    static let maxCountedTargets = 10_000
+
     func countRequest(_ head: HTTPRequestHead) {
         requests.add(1, ordering: .relaxed)
-        perPath.withLock { $0[head.uri, default: 0] += 1 }
+        perPath.withLock { counts in
+            if let n = counts[head.uri] {
+                counts[head.uri] = n + 1
+            } else if counts.count < Self.maxCountedTargets {
+                counts[head.uri] = 1
+            }
+        }
         log("\(head.method) \(head.uri)")
     }
 

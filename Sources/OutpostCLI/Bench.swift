@@ -24,8 +24,17 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Requests in flight at once.") var concurrency = 32
     @Option(help: "Random seed (the same seed replays the same requests).") var seed: UInt64 = 42
 
+    func validate() throws {
+        guard (1...10_000_000).contains(objects) else { throw ValidationError("--objects takes 1 to 10000000") }
+        guard (0...100_000_000).contains(requests) else { throw ValidationError("--requests takes 0 to 100000000") }
+        guard (1...10_000).contains(concurrency) else { throw ValidationError("--concurrency takes 1 to 10000") }
+        guard alpha.isFinite, (0...10).contains(alpha) else { throw ValidationError("--alpha takes 0 to 10") }
+    }
+
     func run() async throws {
-        guard let median = ByteSize.parse(medianSize), median > 0 else { throw ValidationError("--median-size '\(medianSize)' is not a size") }
+        guard let median = ByteSize.parse(medianSize), median > 0, median <= 16 << 20 else {
+            throw ValidationError("--median-size '\(medianSize)' is not a size from 1 B to 16 MiB (the origin's generated objects are at most 16 MiB)")
+        }
         let workload = Workload(.init(objects: objects, alpha: alpha, medianSize: Double(median), sizeSigma: 1.0, seed: seed))
         let ids = workload.requests(requests)
         let base = target.hasSuffix("/") ? String(target.dropLast()) : target

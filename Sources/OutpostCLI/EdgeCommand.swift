@@ -29,6 +29,10 @@ struct EdgeCommand: AsyncParsableCommand {
             throw OperatorError("edge \(edgeConfig.name) cannot listen on \(edgeConfig.listen): \(error). Is another process using it?")
         }
         Log.line("[\(edgeConfig.name)] listening on \(edgeConfig.listen.httpURL), origin \(edgeConfig.origin), cache \(ByteSize.format(edgeConfig.cacheSize))")
+        ProcessSetup.onSIGUSR1 {
+            server.reopenLogs()
+            Log.line("[\(edgeConfig.name)] SIGUSR1: access log reopened")
+        }
         let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
         Log.line("[\(edgeConfig.name)] stopping (\(why))")
         await server.stop()

@@ -49,10 +49,48 @@ enum Retainer {
     static func keep(_ objects: [AnyObject]) { kept += objects }
 }
 
-/// Standard error, line by line, for logs.
+/// Standard error, line by line, for logs. Written with write(2) and errors ignored: a full disk
+/// or a closed pipe under standard error must not stop a server (Foundation's FileHandle traps).
 enum Log {
-    static func line(_ s: String) {
-        FileHandle.standardError.write(Data((s + "\n").utf8))
+    static func line(_ s: String) { write(2, s + "\n") }
+
+    static func write(_ fd: Int32, _ s: String) {
+        let bytes = Array(s.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { b -> Int in
+                guard let base = b.baseAddress else { return -1 }
+                return Glibc.write(fd, base + offset, b.count - offset)
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
+    }
+}
+
+/// Process-wide settings every `outpost` command starts with.
+enum ProcessSetup {
+    static func apply() {
+        // A closed pipe under standard output or error must be an error to ignore, not a signal
+        // that ends the process.
+        signal(SIGPIPE, SIG_IGN)
+        // Servers hold a descriptor per connection: take the hard limit, as nginx's
+        // worker_rlimit_nofile would.
+        var limit = rlimit()
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
+    /// Calls `handler` on every SIGUSR1 (log reopening).
+    static func onSIGUSR1(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGUSR1, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .global())
+        source.setEventHandler(handler: handler)
+        source.resume()
+        Retainer.keep([source as AnyObject])
     }
 }
 

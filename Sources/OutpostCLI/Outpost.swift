@@ -7,4 +7,9 @@ struct Outpost: AsyncParsableCommand {
         abstract: "A self-hostable CDN: origin, edge caches and the tools to run them.",
         subcommands: [Up.self, EdgeCommand.self, OriginCommand.self, Fleet.self, DirectorCommand.self, Push.self, Purge.self, Stats.self, Bench.self, Minify.self, AssetsBench.self]
     )
+
+    static func main() async {
+        ProcessSetup.apply()
+        await main(nil)
+    }
 }

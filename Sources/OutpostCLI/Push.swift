@@ -211,10 +211,10 @@ final class Progress: Sendable {
             let filled = total == 0 ? width : width * s.done / total
             return "\r[\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(s.done)/\(total) files, \(ByteSize.format(s.bytes)) uploaded"
         }
-        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+        if let line { Log.write(2, line) }
     }
 
     func finish() {
-        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+        if enabled { Log.write(2, "\n") }
     }
 }

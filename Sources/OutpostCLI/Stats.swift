@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Edge
 import Foundation
+import HTTPCaching
 import Topology
 
 struct Stats: AsyncParsableCommand {
@@ -27,19 +28,20 @@ struct Stats: AsyncParsableCommand {
         var originBytes = 0
         var storedBytes = 0
         var pushedBytes = 0
-        var hitRatio: Double { requests - passes == 0 ? 0 : Double(hits) / Double(requests - passes) }
+        var hitRatio: Double { requests.subtractingSaturating(passes) == 0 ? 0 : Double(hits) / Double(requests.subtractingSaturating(passes)) }
         var byteHitRatio: Double { bytes == 0 ? 0 : Double(savedBytes) / Double(bytes) }
 
         mutating func add(_ s: EdgeStats.Snapshot) {
-            requests += s.outcomes.values.reduce(0) { $0 + $1.requests }
-            passes += s.outcomes["pass"]?.requests ?? 0
-            hits += s.ratios.hits
-            bytes += s.ratios.bytes
-            savedBytes += s.ratios.savedBytes
-            originRequests += s.origin.requests
-            originBytes += s.origin.bytes
-            storedBytes += s.store.bytes
-            pushedBytes += s.pushed.bytes
+            // Each edge's numbers are input: sums saturate rather than trap.
+            requests = requests.addingSaturating(s.outcomes.values.reduce(0) { $0.addingSaturating($1.requests) })
+            passes = passes.addingSaturating(s.outcomes["pass"]?.requests ?? 0)
+            hits = hits.addingSaturating(s.ratios.hits)
+            bytes = bytes.addingSaturating(s.ratios.bytes)
+            savedBytes = savedBytes.addingSaturating(s.ratios.savedBytes)
+            originRequests = originRequests.addingSaturating(s.origin.requests)
+            originBytes = originBytes.addingSaturating(s.origin.bytes)
+            storedBytes = storedBytes.addingSaturating(s.store.bytes)
+            pushedBytes = pushedBytes.addingSaturating(s.pushed.bytes)
         }
 
         var row: [String] {
@@ -56,6 +58,10 @@ struct Stats: AsyncParsableCommand {
         var definition = EdgeStats.definition
     }
 
+    func validate() throws {
+        if let watch, !(watch.isFinite && (0.1...86_400).contains(watch)) { throw ValidationError("--watch takes 0.1 to 86400 seconds") }
+    }
+
     func run() async throws {
         let f = try fleet.load()
         let edges = try selection.select(f)
@@ -70,7 +76,7 @@ struct Stats: AsyncParsableCommand {
                 print(render(report))
             }
             fflush(nil)
-            if let watch { try await Task.sleep(for: .milliseconds(Int(watch * 1000))) }
+            if let watch { try await Task.sleep(for: .milliseconds(Int(saturating: watch * 1000))) }
         } while watch != nil
     }
 

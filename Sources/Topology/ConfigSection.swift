@@ -92,13 +92,16 @@ public struct ConfigSection: Sendable {
         return out
     }
 
-    /// A size such as `64MiB`; a bare integer is bytes.
-    public func byteSize(_ key: String) throws(ConfigError) -> Int? {
+    /// A size such as `64MiB`; a bare integer is bytes. At most `max` (default 1 PiB).
+    public func byteSize(_ key: String, max: Int = 1 << 50) throws(ConfigError) -> Int? {
         guard let entry = table[key] else { return nil }
         switch entry.value {
-        case .integer(let i) where i >= 0: return i
+        case .integer(let i) where i >= 0:
+            guard i <= max else { throw error(key, "is larger than \(ByteSize.format(max)), the most this setting takes") }
+            return i
         case .string(let s):
             guard let n = ByteSize.parse(s) else { throw error(key, "'\(s)' is not a size; write e.g. 512KiB, 64MiB or 1GiB") }
+            guard n <= max else { throw error(key, "'\(s)' is larger than \(ByteSize.format(max)), the most this setting takes") }
             return n
         default: throw error(key, "expected a size such as \"64MiB\", found \(entry.value.typeName)")
         }

@@ -56,15 +56,28 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Addresses the director hands out for this edge; default: the listen address.
     public var publicIPv4: String?
     public var publicIPv6: String?
+    /// Timeouts and connection caps of the public, TLS and control listeners.
+    public var limits = ListenerLimits()
+    /// Clients refused with 403 on the public listeners.
+    public var deny: [CIDR] = []
+    /// Requests a second one client address may make on the public listeners (429 with
+    /// `Retry-After` beyond it); nil: no limit.
+    public var rateLimit: Double?
+    /// Requests a client may make at once above `rateLimit` before it applies.
+    public var rateLimitBurst = 100
+    /// Stored variants of one URL at most (one per distinct value of the `Vary`-named headers);
+    /// more are not stored, so a client sending a new header value per request cannot fill
+    /// the cache with one URL.
+    public var maxVariants = 16
     /// File this came from, if any.
     public var file: String?
 
-    public static let keys: Set<String> = [
+    public static let keys: Set<String> = Set([
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
-        "compress_min_size", "gzip_level", "brotli_level", "zstd_level",
-    ]
+        "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
+    ]).union(ListenerLimits.keys)
 
     public init(
         name: String = "edge", dataCenter: String = "local", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8081),
@@ -106,13 +119,17 @@ public struct EdgeConfig: Sendable, Equatable {
             guard let url = OriginURL(o) else { throw s.error("origin", "'\(o)' is not an http:// or https:// URL with a host") }
             origin = url
         }
-        cacheSize = try s.byteSize("cache_size") ?? cacheSize
-        maxObjectSize = try s.byteSize("max_object_size") ?? maxObjectSize
-        maxRequestBodySize = try s.byteSize("max_request_body_size") ?? maxRequestBodySize
+        // Sizes are bounded so that nothing computed from them can overflow (a body is at most
+        // 1 GiB: compression libraries take 32-bit lengths, and variants are a few times it).
+        cacheSize = try s.byteSize("cache_size", max: 1 << 40) ?? cacheSize
+        maxObjectSize = try s.byteSize("max_object_size", max: 1 << 30) ?? maxObjectSize
+        maxRequestBodySize = try s.byteSize("max_request_body_size", max: 1 << 30) ?? maxRequestBodySize
         originTimeout = try s.double("origin_timeout") ?? originTimeout
-        guard originTimeout > 0 else { throw s.error("origin_timeout", "must be more than 0 seconds") }
+        guard originTimeout.isFinite, (0.01...86_400).contains(originTimeout) else { throw s.error("origin_timeout", "must be 0.01 to 86400 seconds") }
         originConnectTimeout = try s.double("origin_connect_timeout") ?? originConnectTimeout
-        guard originConnectTimeout > 0 else { throw s.error("origin_connect_timeout", "must be more than 0 seconds") }
+        guard originConnectTimeout.isFinite, (0.01...86_400).contains(originConnectTimeout) else {
+            throw s.error("origin_connect_timeout", "must be 0.01 to 86400 seconds")
+        }
         tlsListen = try s.listenAddress("tls_listen")
         tlsCertificate = try s.string("tls_certificate").map { relative($0, to: s.file) }
         tlsKey = try s.string("tls_key").map { relative($0, to: s.file) }
@@ -131,8 +148,8 @@ public struct EdgeConfig: Sendable, Equatable {
             throw s.error(s.table["control_token"] != nil ? "control_token" : "control_token_file", "is shorter than 16 characters; use a long random token")
         }
         dataDirectory = try s.string("data_dir").map { URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path } ?? "data/\(name)"
-        maxPushSize = try s.byteSize("max_push_size") ?? maxPushSize
-        pushCapacity = try s.byteSize("push_capacity") ?? pushCapacity
+        maxPushSize = try s.byteSize("max_push_size", max: 1 << 30) ?? maxPushSize
+        pushCapacity = try s.byteSize("push_capacity", max: 1 << 50) ?? pushCapacity
         pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []
         eviction = try s.string("eviction") ?? "s3fifo"
         guard ["s3fifo", "lru"].contains(eviction) else { throw s.error("eviction", "'\(eviction)' is not a policy; use s3fifo or lru") }
@@ -143,7 +160,7 @@ public struct EdgeConfig: Sendable, Equatable {
         for c in compress where !["br", "zstd", "gzip", "deflate"].contains(c) { throw s.error("compress", "'\(c)' is not a coding; use br, zstd, gzip, deflate") }
         assetPaths = try s.strings("asset_paths") ?? assetPaths
         for p in assetPaths where !p.hasPrefix("/") { throw s.error("asset_paths", "'\(p)' must start with '/'") }
-        compressMinSize = try s.byteSize("compress_min_size") ?? compressMinSize
+        compressMinSize = try s.byteSize("compress_min_size", max: 1 << 30) ?? compressMinSize
         gzipLevel = try s.integer("gzip_level") ?? gzipLevel
         guard (1...9).contains(gzipLevel) else { throw s.error("gzip_level", "must be 1 to 9") }
         brotliLevel = try s.integer("brotli_level") ?? brotliLevel
@@ -151,11 +168,24 @@ public struct EdgeConfig: Sendable, Equatable {
         zstdLevel = try s.integer("zstd_level") ?? zstdLevel
         guard (1...19).contains(zstdLevel) else { throw s.error("zstd_level", "must be 1 to 19") }
         weight = try s.integer("weight") ?? 1
-        guard weight >= 1 else { throw s.error("weight", "must be at least 1") }
+        guard (1...1_000_000).contains(weight) else { throw s.error("weight", "must be 1 to 1000000") }
         publicIPv4 = try s.string("public_ipv4")
         if let v4 = publicIPv4, IPAddress(v4)?.isIPv4 != true { throw s.error("public_ipv4", "'\(v4)' is not an IPv4 address") }
         publicIPv6 = try s.string("public_ipv6")
         if let v6 = publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
+        limits = try ListenerLimits(section: s)
+        for d in try s.strings("deny") ?? [] {
+            guard let c = CIDR(d) else { throw s.error("deny", "'\(d)' is not an address or a network in CIDR form (203.0.113.0/24, 2001:db8::/32)") }
+            deny.append(c)
+        }
+        if let r = try s.double("rate_limit") {
+            guard r.isFinite, (0.001...1_000_000).contains(r) else { throw s.error("rate_limit", "must be between 0.001 and 1000000 requests a second") }
+            rateLimit = r
+        }
+        rateLimitBurst = try s.integer("rate_limit_burst") ?? rateLimitBurst
+        guard (1...1_000_000).contains(rateLimitBurst) else { throw s.error("rate_limit_burst", "must be between 1 and 1000000 requests") }
+        maxVariants = try s.integer("max_variants") ?? maxVariants
+        guard (1...1024).contains(maxVariants) else { throw s.error("max_variants", "must be between 1 and 1024") }
         for p in pullAfterPushExpiry where !p.hasPrefix("/") {
             throw s.error("pull_after_push_expiry", "'\(p)' must start with '/'")
         }

@@ -40,6 +40,13 @@ public struct FleetConfig: Sendable, Equatable {
         public var trustedProxies: [CIDR] = []
         /// How many edges a DNS answer lists.
         public var answerCount = 2
+        /// Timeouts and connection caps of the HTTP listener.
+        public var limits = ListenerLimits()
+        /// DNS over TCP: seconds a connection may stay without a query, and connections at most
+        /// (in all and from one address).
+        public var dnsTCPIdleTimeout = 10.0
+        public var maxDNSTCPConnections = 1_024
+        public var maxDNSTCPConnectionsPerClient = 64
 
         public init() {}
     }
@@ -112,8 +119,9 @@ public struct FleetConfig: Sendable, Equatable {
     }
 
     static func director(_ d: ConfigSection) throws(ConfigError) -> Director {
-        try d.rejectUnknownKeys(["zone", "dns_listen", "http_listen", "ttl", "check_interval", "check_timeout", "rise", "fall",
-                                 "default_location", "trusted_proxies", "answer_count"])
+        try d.rejectUnknownKeys(Set(["zone", "dns_listen", "http_listen", "ttl", "check_interval", "check_timeout", "rise", "fall",
+                                 "default_location", "trusted_proxies", "answer_count", "dns_tcp_idle_timeout", "max_dns_tcp_connections",
+                                 "max_dns_tcp_connections_per_client"]).union(ListenerLimits.keys))
         var r = Director()
         if let zone = try d.string("zone") {
             let labels = zone.lowercased().split(separator: ".", omittingEmptySubsequences: false)
@@ -125,20 +133,32 @@ public struct FleetConfig: Sendable, Equatable {
         r.dnsListen = try d.listenAddress("dns_listen") ?? r.dnsListen
         r.httpListen = try d.listenAddress("http_listen") ?? r.httpListen
         r.ttl = try d.integer("ttl") ?? r.ttl
-        guard r.ttl >= 0 else { throw d.error("ttl", "must be 0 or more seconds") }
+        // RFC 2181 §8: a TTL is at most 2^31 - 1; answers that move with health want minutes at most.
+        guard (0...604_800).contains(r.ttl) else { throw d.error("ttl", "must be 0 to 604800 seconds") }
         r.checkInterval = try d.double("check_interval") ?? r.checkInterval
         r.checkTimeout = try d.double("check_timeout") ?? r.checkTimeout
-        guard r.checkInterval > 0 else { throw d.error("check_interval", "must be more than 0 seconds") }
-        guard r.checkTimeout > 0 else { throw d.error("check_timeout", "must be more than 0 seconds") }
+        guard r.checkInterval.isFinite, (0.01...3600).contains(r.checkInterval) else { throw d.error("check_interval", "must be 0.01 to 3600 seconds") }
+        guard r.checkTimeout.isFinite, (0.01...60).contains(r.checkTimeout) else { throw d.error("check_timeout", "must be 0.01 to 60 seconds") }
         r.rise = try d.integer("rise") ?? r.rise
         r.fall = try d.integer("fall") ?? r.fall
-        guard r.rise >= 1 else { throw d.error("rise", "must be at least 1") }
-        guard r.fall >= 1 else { throw d.error("fall", "must be at least 1") }
+        guard (1...1000).contains(r.rise) else { throw d.error("rise", "must be 1 to 1000") }
+        guard (1...1000).contains(r.fall) else { throw d.error("fall", "must be 1 to 1000") }
         r.answerCount = try d.integer("answer_count") ?? r.answerCount
-        guard r.answerCount >= 1 else { throw d.error("answer_count", "must be at least 1") }
+        guard (1...16).contains(r.answerCount) else { throw d.error("answer_count", "must be 1 to 16") }
+        r.limits = try ListenerLimits(section: d)
+        if let t = try d.double("dns_tcp_idle_timeout") {
+            guard t.isFinite, (0.1...3600).contains(t) else { throw d.error("dns_tcp_idle_timeout", "must be 0.1 to 3600 seconds") }
+            r.dnsTCPIdleTimeout = t
+        }
+        r.maxDNSTCPConnections = try d.integer("max_dns_tcp_connections") ?? r.maxDNSTCPConnections
+        guard (1...1_000_000).contains(r.maxDNSTCPConnections) else { throw d.error("max_dns_tcp_connections", "must be 1 to 1000000") }
+        r.maxDNSTCPConnectionsPerClient = try d.integer("max_dns_tcp_connections_per_client") ?? r.maxDNSTCPConnectionsPerClient
+        guard (1...1_000_000).contains(r.maxDNSTCPConnectionsPerClient) else {
+            throw d.error("max_dns_tcp_connections_per_client", "must be 1 to 1000000")
+        }
         if let loc = try d.section("default_location") {
-            guard let lat = try loc.double("lat"), let lon = try loc.double("lon") else {
-                throw d.error("default_location", "write default_location = { lat = 50.1, lon = 8.7 }")
+            guard let lat = try loc.double("lat"), let lon = try loc.double("lon"), (-90...90).contains(lat), (-180...180).contains(lon) else {
+                throw d.error("default_location", "write default_location = { lat = 50.1, lon = 8.7 } (latitude -90 to 90, longitude -180 to 180)")
             }
             r.defaultLocation = Location(lat: lat, lon: lon)
         }

@@ -79,12 +79,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// The address with all but the first `prefix` bits cleared.
     public func masked(to prefix: Int) -> IPAddress {
+        let prefix = max(0, min(prefix, bytes.count * 8))
         var b = bytes
         for i in 0..<b.count {
             let bitsHere = max(0, min(8, prefix - i * 8))
             b[i] &= bitsHere == 0 ? 0 : UInt8(truncatingIfNeeded: 0xFF << (8 - bitsHere))
         }
-        return IPAddress(bytes: b)!
+        return IPAddress(bytes: b) ?? self
     }
 }
 
@@ -94,16 +95,22 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     public let prefix: Int
 
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: "/")
-        guard parts.count <= 2, let address = IPAddress(parts[0]) else { return nil }
+        let parts = text.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard let first = parts.first, parts.count <= 2, let address = IPAddress(first) else { return nil }
         let maxBits = address.bytes.count * 8
-        let p = parts.count == 2 ? Int(parts[1]) : maxBits
-        guard let p, (0...maxBits).contains(p) else { return nil }
+        var p = maxBits
+        if parts.count == 2 {
+            let digits = parts[1]
+            guard !digits.isEmpty, digits.count <= 3, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(digits) else { return nil }
+            p = n
+        }
+        guard (0...maxBits).contains(p) else { return nil }
         network = address.masked(to: p)
         prefix = p
     }
 
     public init(network: IPAddress, prefix: Int) {
+        let prefix = max(0, min(prefix, network.bytes.count * 8))
         self.network = network.masked(to: prefix)
         self.prefix = prefix
     }

@@ -18,8 +18,11 @@ public struct OriginConfig: Sendable, Equatable {
     public var defaultCacheControl: String
     /// First matching rule wins.
     public var rules: [Rule]
-    /// Path prefix of generated objects for benchmarks (`<prefix><id>-<size>.bin`); nil: off.
-    public var syntheticPrefix: String? = "/_bench/"
+    /// Path prefix of generated objects for benchmarks (`<prefix><id>-<size>.bin`); nil (the
+    /// default): off, so a public origin does not hand anyone 16 MiB objects it never stored.
+    public var syntheticPrefix: String?
+    /// Timeouts and connection caps of the listener.
+    public var limits = ListenerLimits()
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), root: String,
@@ -33,7 +36,7 @@ public struct OriginConfig: Sendable, Equatable {
 
     public static func load(file: String) throws(ConfigError) -> OriginConfig {
         let s = try ConfigSection.load(file: file)
-        try s.rejectUnknownKeys(["listen", "root", "default_cache_control", "rules", "synthetic_prefix"])
+        try s.rejectUnknownKeys(Set(["listen", "root", "default_cache_control", "rules", "synthetic_prefix"]).union(ListenerLimits.keys))
         let dir = (file as NSString).deletingLastPathComponent
         let rootSetting = try s.string("root") ?? "site"
         let root = rootSetting.hasPrefix("/") ? rootSetting : (dir.isEmpty ? rootSetting : "\(dir)/\(rootSetting)")
@@ -54,6 +57,7 @@ public struct OriginConfig: Sendable, Equatable {
             defaultCacheControl: try s.string("default_cache_control") ?? "public, max-age=60",
             rules: rules
         )
+        config.limits = try ListenerLimits(section: s)
         if let p = try s.string("synthetic_prefix") {
             guard p.isEmpty || (p.hasPrefix("/") && p.hasSuffix("/")) else { throw s.error("synthetic_prefix", "must start and end with '/' (or be \"\" to turn it off)") }
             config.syntheticPrefix = p.isEmpty ? nil : p
@@ -68,55 +72,97 @@ public struct OriginConfig: Sendable, Equatable {
 }
 
 /// A path pattern: `*` is any run of characters but `/`, `**` any run including `/`, `?` one
-/// character but `/`, `[0-9a-f]` one character of a set.
+/// character but `/`, `[0-9a-f]` one character of a set. Matching runs the pattern as a set of
+/// positions over the path, one character at a time: linear in the path's length whatever the
+/// pattern (a backtracking matcher is exponential in the stars, and paths come from clients).
 public struct PathGlob: Sendable, Equatable, CustomStringConvertible {
+    enum Token: Sendable, Equatable {
+        case literal(Character)
+        case one
+        case set([ClosedRange<Character>])
+        case star
+        case doubleStar
+    }
+
     public let pattern: String
-    private let tokens: [Character]
+    let tokens: [Token]
 
     public init(_ pattern: String) {
         self.pattern = pattern
-        self.tokens = Array(pattern)
+        var tokens: [Token] = []
+        let p = Array(pattern)
+        var i = 0
+        while i < p.count {
+            switch p[i] {
+            case "*":
+                if i + 1 < p.count, p[i + 1] == "*" {
+                    tokens.append(.doubleStar)
+                    i += 2
+                } else {
+                    tokens.append(.star)
+                    i += 1
+                }
+            case "?":
+                tokens.append(.one)
+                i += 1
+            case "[":
+                guard let close = p[(i + 1)...].firstIndex(of: "]") else {
+                    tokens.append(.literal("["))
+                    i += 1
+                    continue
+                }
+                var ranges: [ClosedRange<Character>] = []
+                var j = i + 1
+                while j < close {
+                    if j + 2 < close, p[j + 1] == "-", p[j] <= p[j + 2] {
+                        ranges.append(p[j]...p[j + 2])
+                        j += 3
+                    } else {
+                        ranges.append(p[j]...p[j])
+                        j += 1
+                    }
+                }
+                tokens.append(.set(ranges))
+                i = close + 1
+            default:
+                tokens.append(.literal(p[i]))
+                i += 1
+            }
+        }
+        self.tokens = tokens
     }
 
     public var description: String { pattern }
 
     public func matches(_ path: String) -> Bool {
-        Self.match(tokens[...], Array(path)[...])
+        var active = [Bool](repeating: false, count: tokens.count + 1)
+        active[0] = true
+        close(&active)
+        for c in path {
+            var next = [Bool](repeating: false, count: tokens.count + 1)
+            var any = false
+            for (i, token) in tokens.enumerated() where active[i] {
+                switch token {
+                case .literal(let l) where l == c: next[i + 1] = true
+                case .one where c != "/": next[i + 1] = true
+                case .set(let ranges) where ranges.contains(where: { $0.contains(c) }): next[i + 1] = true
+                case .star where c != "/": next[i] = true
+                case .doubleStar: next[i] = true
+                default: continue
+                }
+                any = true
+            }
+            guard any else { return false }
+            close(&next)
+            active = next
+        }
+        return active[tokens.count]
     }
 
-    private static func match(_ p: ArraySlice<Character>, _ s: ArraySlice<Character>) -> Bool {
-        guard let first = p.first else { return s.isEmpty }
-        switch first {
-        case "*":
-            let doubleStar = p.dropFirst().first == "*"
-            let rest = p.dropFirst(doubleStar ? 2 : 1)
-            var i = s.startIndex
-            while true {
-                if match(rest, s[i...]) { return true }
-                guard i < s.endIndex, doubleStar || s[i] != "/" else { return false }
-                i += 1
-            }
-        case "?":
-            guard let c = s.first, c != "/" else { return false }
-            return match(p.dropFirst(), s.dropFirst())
-        case "[":
-            guard let close = p.dropFirst().firstIndex(of: "]"), let c = s.first else { return false }
-            let set = Array(p[(p.startIndex + 1)..<close])
-            var ok = false
-            var i = 0
-            while i < set.count {
-                if i + 2 < set.count, set[i + 1] == "-" {
-                    if set[i] <= c && c <= set[i + 2] { ok = true }
-                    i += 3
-                } else {
-                    if set[i] == c { ok = true }
-                    i += 1
-                }
-            }
-            return ok && match(p[(close + 1)...], s.dropFirst())
-        default:
-            guard s.first == first else { return false }
-            return match(p.dropFirst(), s.dropFirst())
+    /// Stars match nothing too: a position before a star also stands after it.
+    private func close(_ active: inout [Bool]) {
+        for (i, token) in tokens.enumerated() where active[i] {
+            if token == .star || token == .doubleStar { active[i + 1] = true }
         }
     }
 }

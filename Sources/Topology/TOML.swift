@@ -56,6 +56,8 @@ struct TOMLParser {
     let file: String
     var pos = 0
     var line = 1
+    /// Arrays and inline tables open now: bounded, so a hostile file cannot exhaust the stack.
+    var depth = 0
 
     init(text: [Unicode.Scalar], file: String) {
         self.text = text
@@ -168,6 +170,11 @@ struct TOMLParser {
 
     private mutating func parseValue() throws(ConfigError) -> TOMLValue {
         guard let c = current else { throw fail("expected a value") }
+        if c == "[" || c == "{" {
+            guard depth < 32 else { throw fail("arrays and inline tables nest more than 32 deep") }
+            depth += 1
+        }
+        defer { if c == "[" || c == "{" { depth -= 1 } }
         switch c {
         case "\"", "'": return .string(try parseString())
         case "[":

@@ -55,7 +55,7 @@ import Testing
     @Test func upStartsTheFleetSurvivesAnEdgeDyingAndStopsCleanly() async throws {
         let dir = TemporaryFolder()
         let base = Int.random(in: 20_000...40_000)
-        dir.write("origin.toml", "listen = \"127.0.0.1:\(base)\"\nroot = \"\(repositoryRoot)/origin/site\"\n")
+        dir.write("origin.toml", "listen = \"127.0.0.1:\(base)\"\nroot = \"\(repositoryRoot)/origin/site\"\nsynthetic_prefix = \"/_bench/\"\n")
         var dcs = ""
         for (i, dc) in ["north", "south"].enumerated() {
             for n in 1...2 {

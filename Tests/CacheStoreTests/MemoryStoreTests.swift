@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func budgetIsNeverExceededAndLeastRecentlyUsedGoesFirst() {
-        let one = Self.response(bytes: 10_000).cost
+        let one = MemoryStore.cost(Self.key("/0"), Self.response(bytes: 10_000))
         let store = MemoryStore(budget: one * 4, policy: LRUPolicy())
         for i in 0..<4 { #expect(store.insert(Self.key("/\(i)"), Self.response(bytes: 10_000))) }
         #expect(store.stats.objects == 4)

@@ -139,6 +139,8 @@ import Topology
         #expect(try DNSMessage.parse(Self.answerer.respond(to: q.encode(), from: nil, transport: .udp, route: Self.route(edges: 2))!).rcode == DNSMessage.RCode.notImp)
         var v1 = EDNS()
         v1.version = 1
-        #expect(try DNSMessage.parse(Self.answerer.respond(to: Self.query("cdn.example.test", edns: v1), from: nil, transport: .udp, route: Self.route(edges: 2))!).rcode == DNSMessage.RCode.formErr)
+        // RFC 6891 §6.1.3: BADVERS (16) is 0 in the header and 1 in the OPT's extended RCODE, with version 0.
+        let badvers = try DNSMessage.parse(Self.answerer.respond(to: Self.query("cdn.example.test", edns: v1), from: nil, transport: .udp, route: Self.route(edges: 2))!)
+        #expect(badvers.rcode == 0 && badvers.edns?.extendedRCode == DNSMessage.RCode.badVersExtended && badvers.edns?.version == 0)
     }
 }

@@ -22,7 +22,7 @@ import Testing
         ("listen = \"127.0.0.1:1\"", nil, "name", "required"),
         ("name = \"bad name\"", 1, "name", "letters"),
         ("name = 5", 1, "name", "expected a string"),
-        ("name = \"e\"\norigin_timeout = 0", 2, "origin_timeout", "more than 0"),
+        ("name = \"e\"\norigin_timeout = 0", 2, "origin_timeout", "0.01 to 86400"),
     ] as [(String, Int?, String, String)])
     func badEdgeConfigNamesFileLineAndField(_ text: String, _ line: Int?, _ field: String, _ fragment: String) {
         let dir = TemporaryFolder()
