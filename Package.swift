@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "outpost", targets: ["OutpostCLI"]),
+        .executable(name: "outpost-fuzz", targets: ["OutpostFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", exact: "2.101.3"),
@@ -100,6 +101,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "HTTPCaching", "CacheStore", "Topology", "Assets", "Director", "Edge",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "OutpostFuzz", dependencies: ["FuzzTargets"], swiftSettings: strict),
+        .target(
             name: "TestSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -110,6 +120,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "HTTPCachingTests", dependencies: ["HTTPCaching"], swiftSettings: strict),
+        .testTarget(
+            name: "HTTPServerTests",
+            dependencies: [
+                "HTTPServer", "Topology", "TestSupport",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AssetsTests", dependencies: ["Assets", "TestSupport"], swiftSettings: strict),

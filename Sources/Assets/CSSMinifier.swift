@@ -70,6 +70,7 @@ public enum CSSMinifier {
             i += 1
         }
         while let l = out.last, Bytes.isSpace(l) { out.removeLast() }
-        return .minified(out)
+        // Kept comments and line breaks can, on odd input, outweigh what was removed.
+        return out.count <= s.count ? .minified(out) : .unchanged(reason: "minifying did not make it smaller")
     }
 }

@@ -63,7 +63,8 @@ public enum HTMLMinifier {
             out.append(c)
             i += 1
         }
-        return .minified(out)
+        // Kept comments and line breaks can, on odd input, outweigh what was removed.
+        return out.count <= s.count ? .minified(out) : .unchanged(reason: "minifying did not make it smaller")
     }
 
     static func find(_ s: [UInt8], _ needle: String, from: Int) -> Int? {

@@ -159,6 +159,7 @@ public enum JSMinifier {
         }
         guard braces.allSatisfy({ !$0 }) else { return .unchanged(reason: "unterminated template expression") }
         while out.last == 0x0A { out.removeLast() }
-        return .minified(out)
+        // Kept comments and line breaks can, on odd input, outweigh what was removed.
+        return out.count <= s.count ? .minified(out) : .unchanged(reason: "minifying did not make it smaller")
     }
 }

@@ -51,6 +51,18 @@ public struct RouteDecision: Sendable, Equatable {
     /// RFC 7871 scope: how many leading bits of the client's address the answer depends on.
     public var scopePrefix: Int
     public var reason: String
+
+    public init(client: String, matchedDataCenter: String?, location: FleetConfig.Location, dataCenter: String, edges: [RoutingEdge],
+                failOpen: Bool, scopePrefix: Int, reason: String) {
+        self.client = client
+        self.matchedDataCenter = matchedDataCenter
+        self.location = location
+        self.dataCenter = dataCenter
+        self.edges = edges
+        self.failOpen = failOpen
+        self.scopePrefix = scopePrefix
+        self.reason = reason
+    }
 }
 
 /// Client → location → data centers by great-circle distance → the first with healthy edges →

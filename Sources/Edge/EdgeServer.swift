@@ -106,6 +106,9 @@ public final class EdgeServer: Sendable {
     public var port: Int { listener.withLock { $0?.port ?? 0 } }
     /// The bound TLS port, 0 when TLS is off.
     public var tlsPort: Int { tlsListener.withLock { $0?.port ?? 0 } }
+    /// Connection counters of the public and TLS listeners.
+    public var publicListenerStats: ListenerStats { context.stats.publicListener }
+    public var tlsListenerStats: ListenerStats { context.stats.tlsListener }
     /// The bound control port, 0 when the control API is off.
     public var controlPort: Int { controlListener.withLock { $0?.port ?? 0 } }
     public var pushes: PushStore? { context.pushes }

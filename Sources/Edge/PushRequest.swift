@@ -4,18 +4,18 @@ import HTTPCaching
 import NIOHTTP1
 
 /// A push upload's metadata, checked before any byte is written. Pure.
-struct PushRequest: Equatable, Sendable {
-    var path: String
-    var expires: Double
-    var contentType: String
-    var tags: [String]
-    var sha256: String?
+public struct PushRequest: Equatable, Sendable {
+    public var path: String
+    public var expires: Double
+    public var contentType: String
+    public var tags: [String]
+    public var sha256: String?
 
     static let expiresHeader = "X-Outpost-Expires"
     static let tagsHeader = "X-Outpost-Tags"
     static let checksumHeader = "X-Outpost-SHA256"
 
-    static func parse(path raw: String, headers: HTTPHeaders, now: Double) -> Result<PushRequest, PushError> {
+    public static func parse(path raw: String, headers: HTTPHeaders, now: Double) -> Result<PushRequest, PushError> {
         guard let path = PushPath.validate(raw) else {
             return .failure(PushError(400, "'\(raw.prefix(200))' is not a path an object can be pushed to: it must start with '/' and contain no '..', '.', '//', '?', '#', backslash, NUL or control characters"))
         }

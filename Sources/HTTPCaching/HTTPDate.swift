@@ -56,7 +56,8 @@ public enum HTTPDate {
               (0...60).contains(hms[2]), (1900...9999).contains(year)
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
-        return Double(days * 86_400 + Int64(hms[0] * 3600 + hms[1] * 60 + hms[2]))
+        // A leap second on the last day of 9999 is past the range: held at its end.
+        return min(maximum, Double(days * 86_400 + Int64(hms[0] * 3600 + hms[1] * 60 + hms[2])))
     }
 
     private static func month(_ name: String) -> Int? {

@@ -115,39 +115,90 @@ struct Up: AsyncParsableCommand {
     }
 }
 
-/// The child processes of `outpost up`. Each gets a pipe as standard input; closing it (or this
-/// process dying) tells the child to exit, so no edge outlives the command that started it.
+/// The child processes of `outpost up`, supervised as systemd's `Restart=on-failure` would: a
+/// child that dies (a crash, a signal, a non-zero exit) is started again after a back-off of
+/// 1 s, 2 s, 4 s … at most 30 s, and both the exit and the restart are logged. A child that ran
+/// for a minute starts its back-off from 1 s again. Each gets a pipe as standard input; closing
+/// it (or this process dying) tells the child to exit, so no edge outlives the command that
+/// started it.
 final class ChildProcesses: @unchecked Sendable {
-    private var children: [(name: String, process: Process, stdin: Pipe)] = []
+    final class Child: @unchecked Sendable {
+        let name: String
+        let executable: String
+        let arguments: [String]
+        var process = Process()
+        var stdin = Pipe()
+        var startedAt = Date()
+        /// Restarts in a row without a minute of running in between.
+        var failures = 0
+
+        init(name: String, executable: String, arguments: [String]) {
+            self.name = name
+            self.executable = executable
+            self.arguments = arguments
+        }
+    }
+
+    private var children: [Child] = []
     private let lock = NSLock()
     private var stopping = false
 
+    /// The back-off before restart number `n` (1, 2, …): 1 s doubling, at most 30 s.
+    static func backoff(restart n: Int) -> Double { min(30, Double(1 << min(max(n - 1, 0), 5))) }
+
     func spawn(name: String, executable: String, arguments: [String]) throws {
+        let child = Child(name: name, executable: executable, arguments: arguments)
+        try start(child)
+        lock.withLock { children.append(child) }
+    }
+
+    private func start(_ child: Child) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
+        p.executableURL = URL(fileURLWithPath: child.executable)
+        p.arguments = child.arguments
         let stdin = Pipe()
         p.standardInput = stdin
-        p.terminationHandler = { [weak self] proc in
-            guard let self else { return }
-            self.lock.lock()
-            let quiet = self.stopping
-            self.lock.unlock()
-            if !quiet { Log.line("! \(name) exited (status \(proc.terminationStatus)); the others go on. Restart it with: outpost \(arguments.dropLast().joined(separator: " "))") }
-        }
+        p.terminationHandler = { [weak self] proc in self?.exited(child, proc) }
         do { try p.run() } catch {
-            throw OperatorError("could not start \(name) (\(executable) \(arguments.joined(separator: " "))): \(error)")
+            throw OperatorError("could not start \(child.name) (\(child.executable) \(child.arguments.joined(separator: " "))): \(error)")
         }
-        lock.lock()
-        children.append((name, p, stdin))
-        lock.unlock()
+        lock.withLock {
+            child.process = p
+            child.stdin = stdin
+            child.startedAt = Date()
+        }
+    }
+
+    private func exited(_ child: Child, _ proc: Process) {
+        let how = proc.terminationReason == .uncaughtSignal ? "was killed by signal \(proc.terminationStatus)" : "exited with status \(proc.terminationStatus)"
+        let (quiet, delay, n): (Bool, Double, Int) = lock.withLock {
+            if stopping { return (true, 0, 0) }
+            if Date().timeIntervalSince(child.startedAt) >= 60 { child.failures = 0 }
+            child.failures += 1
+            return (false, Self.backoff(restart: child.failures), child.failures)
+        }
+        guard !quiet else { return }
+        if proc.terminationReason == .exit && proc.terminationStatus == 0 {
+            Log.line("! \(child.name) (pid \(proc.processIdentifier)) exited cleanly; not restarting it")
+            return
+        }
+        Log.line("! \(child.name) (pid \(proc.processIdentifier)) \(how); restarting it in \(Int(delay)) s (restart \(n) in a row)")
+        DispatchQueue.global().asyncAfter(deadline: .now() + delay) { [weak self] in
+            guard let self, !self.lock.withLock({ self.stopping }) else { return }
+            do {
+                try self.start(child)
+                Log.line("! \(child.name) restarted (pid \(self.lock.withLock { child.process.processIdentifier }))")
+            } catch {
+                Log.line("! \(child.name) could not be restarted: \(error)")
+            }
+        }
     }
 
     func waitUntilListening(name: String, host: String, port: Int, timeout: Double = 15) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if TCPProbe.accepts(host: host, port: port) { return }
-            if let child = lock.withLock({ children.first { $0.name == name } }), !child.process.isRunning {
+            if let child = lock.withLock({ children.first { $0.name == name } }), !lock.withLock({ child.process.isRunning }), child.failures > 0 {
                 await stopAll()
                 throw OperatorError("\(name) exited before listening on \(host):\(port); see its error above")
             }
@@ -160,16 +211,16 @@ final class ChildProcesses: @unchecked Sendable {
     func stopAll() async {
         let all = lock.withLock {
             stopping = true
-            return children
+            return children.map(\.process)
         }
-        for c in all where c.process.isRunning { kill(c.process.processIdentifier, SIGTERM) }
+        for p in all where p.isRunning { kill(p.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(5)
-        while all.contains(where: { $0.process.isRunning }), Date() < deadline {
+        while all.contains(where: { $0.isRunning }), Date() < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        for c in all where c.process.isRunning {
+        for (p, c) in zip(all, lock.withLock({ children })) where p.isRunning {
             Log.line("! \(c.name) did not stop within 5 s; killing it")
-            kill(c.process.processIdentifier, SIGKILL)
+            kill(p.processIdentifier, SIGKILL)
         }
     }
 }

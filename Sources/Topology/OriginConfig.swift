@@ -138,8 +138,9 @@ public struct PathGlob: Sendable, Equatable, CustomStringConvertible {
         var active = [Bool](repeating: false, count: tokens.count + 1)
         active[0] = true
         close(&active)
+        var next = [Bool](repeating: false, count: tokens.count + 1)
         for c in path {
-            var next = [Bool](repeating: false, count: tokens.count + 1)
+            for i in next.indices { next[i] = false }
             var any = false
             for (i, token) in tokens.enumerated() where active[i] {
                 switch token {
@@ -154,7 +155,7 @@ public struct PathGlob: Sendable, Equatable, CustomStringConvertible {
             }
             guard any else { return false }
             close(&next)
-            active = next
+            swap(&active, &next)
         }
         return active[tokens.count]
     }

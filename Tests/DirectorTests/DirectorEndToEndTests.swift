@@ -42,7 +42,7 @@ import Topology
                 dns_listen = "127.0.0.1:0"
                 http_listen = "127.0.0.1:0"
                 check_interval = 0.1
-                check_timeout = 0.25
+                check_timeout = 1
                 rise = 2
                 fall = 2
                 """)
@@ -75,7 +75,7 @@ import Topology
     @Test func routesEveryRegionOverUDPTCPAndHTTP() async throws {
         let lab = Lab()
         try await lab.start()
-        #expect(lab.director.core.monitor.healthy.count == 6, "the first round ran before answering")
+        #expect(lab.director.core.monitor.healthy.count == 6, "the first round ran before answering: \(lab.director.core.monitor.recentChanges.map { "\($0.edge): \($0.reason)" })")
         for (i, prefix) in ["127.0.231.", "127.0.232.", "127.0.233."].enumerated() {
             let udp = try DNSClient.query("cdn.lab.test", port: lab.dnsPort, subnet: "10.\(i + 1).7.0/24")
             #expect(udp.answers.count == 2 && udp.answers.allSatisfy { $0.description.hasPrefix(prefix) }, "\(udp.answers)")

@@ -51,6 +51,24 @@ import Topology
         #expect(server.requestCount == 2)
     }
 
+    @Test func generatedBenchmarkObjectsAreOffUnlessEnabled() async throws {
+        let (server, port) = try await startOrigin()
+        defer { Task { await server.stop() } }
+        #expect(server.config.syntheticPrefix == nil)
+        #expect(try await RawHTTP.async("GET", "/_bench/1-16777216.bin", port: port).status == 404)
+    }
+
+    @Test func hostileDatesInPreconditionsAreNotATrap() async throws {
+        let (server, port) = try await startOrigin()
+        defer { Task { await server.stop() } }
+        for value in ["Sun, 06 Nov 999999999999 08:49:37 GMT", "Sat, 01 Jan -99999999 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+            for name in ["If-Modified-Since", "If-Unmodified-Since", "If-Range"] {
+                let r = try await RawHTTP.async("GET", "/index.html", port: port, headers: [name: value, "Range": "bytes=0-3"])
+                #expect([200, 206, 304, 412].contains(r.status), "\(name): \(value) → \(r.status)")
+            }
+        }
+    }
+
     @Test func headHasHeadersButNoBody() async throws {
         let (server, port) = try await startOrigin()
         defer { Task { await server.stop() } }

@@ -37,9 +37,20 @@ public final class RawConnection: @unchecked Sendable {
     let fd: Int32
     var buffer: [UInt8] = []
 
-    public init(host: String, port: Int, timeout: Double = 10) throws {
+    /// `from`: the local address to connect from (127.0.0.0/8 is all this machine's, so tests
+    /// can be several clients).
+    public init(host: String, port: Int, timeout: Double = 10, from: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawHTTPError.connect("\(host):\(port)", errno) }
+        if let from {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, from, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound != 0 { throw RawHTTPError.connect("\(host):\(port) from \(from)", errno) }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -57,6 +68,25 @@ public final class RawConnection: @unchecked Sendable {
     }
 
     deinit { close(fd) }
+
+    /// Waits for the server to close the connection (EOF or reset); false if it is still open
+    /// after `timeout` seconds. Bytes that arrive meanwhile are kept.
+    public func waitForClose(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            do {
+                if try !fill() { return true }
+            } catch RawHTTPError.timeout {
+                continue
+            } catch {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// What has been read so far and not consumed.
+    public var received: String { String(decoding: buffer, as: UTF8.self) }
 
     public func send(_ text: String) {
         send(Array(text.utf8))
@@ -163,9 +193,9 @@ public enum RawHTTP {
     /// One request on a new connection. `target` is sent byte for byte.
     public static func request(
         _ method: String = "GET", _ target: String, port: Int, host: String = "127.0.0.1", headers: [String: String] = [:],
-        body: String? = nil, timeout: Double = 10
+        body: String? = nil, timeout: Double = 10, from: String? = nil
     ) throws -> RawResponse {
-        let c = try RawConnection(host: host, port: port, timeout: timeout)
+        let c = try RawConnection(host: host, port: port, timeout: timeout, from: from)
         var text = "\(method) \(target) HTTP/1.1\r\nHost: \(headers["Host"] ?? "\(host):\(port)")\r\n"
         for (k, v) in headers where k != "Host" { text += "\(k): \(v)\r\n" }
         if let body { text += "Content-Length: \(body.utf8.count)\r\n" }

@@ -13,6 +13,13 @@ import Testing
         #expect(c.origin.description == "http://127.0.0.1:8080")
     }
 
+    @Test func deeplyNestedValuesAreAnErrorNotAStackOverflow() {
+        let text = "x = " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect {
+            _ = try TOMLDocument(parsing: text, file: "deep.toml")
+        } throws: { error in (error as? ConfigError)?.message.contains("nest more than 32") == true }
+    }
+
     @Test(arguments: [
         ("name = \"e\"\ncache_size = \"lots\"", 2, "cache_size", "not a size"),
         ("name = \"e\"\nlisten = \"nowhere\"", 2, "listen", "HOST:PORT"),
@@ -23,6 +30,13 @@ import Testing
         ("name = \"bad name\"", 1, "name", "letters"),
         ("name = 5", 1, "name", "expected a string"),
         ("name = \"e\"\norigin_timeout = 0", 2, "origin_timeout", "0.01 to 86400"),
+        ("name = \"e\"\norigin_timeout = 1e999", 2, "origin_timeout", "0.01 to 86400"),
+        ("name = \"e\"\nhead_timeout = 0", 2, "head_timeout", "0.1 and 86400"),
+        ("name = \"e\"\nmax_connections_per_client = 0", 2, "max_connections_per_client", "between 1 and"),
+        ("name = \"e\"\nmax_object_size = 9223372036854775807", 2, "max_object_size", "larger than 1GiB"),
+        ("name = \"e\"\ndeny = [\"/\"]", 2, "deny", "CIDR"),
+        ("name = \"e\"\nrate_limit = 0", 2, "rate_limit", "between 0.001"),
+        ("name = \"e\"\nmax_variants = 0", 2, "max_variants", "1 and 1024"),
     ] as [(String, Int?, String, String)])
     func badEdgeConfigNamesFileLineAndField(_ text: String, _ line: Int?, _ field: String, _ fragment: String) {
         let dir = TemporaryFolder()
