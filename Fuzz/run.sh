@@ -7,6 +7,9 @@
 # and, once fixed, move it into Fuzz/corpus/TARGET so that the tests replay it for ever.
 #
 # usage: Fuzz/run.sh [SECONDS] [TARGET...]     (default: 30 s, every target)
+# FUZZ_RUNS=N runs each target for N inputs from a fixed seed instead (what CI does: the same
+# binary then explores the same inputs every time, so a red CI is a finding, not luck), still
+# capped at SECONDS.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-30}
@@ -23,7 +26,9 @@ printf '%-16s %12s %10s %8s %s\n' target executions exec/s corpus result
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/corpus/$t" "Fuzz/crashes/$t"
   log="$scratch/fuzz-$t.log"
-  OUTPOST_FUZZ_TARGET="$t" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+  extra=()
+  [ -n "${FUZZ_RUNS:-}" ] && extra=(-runs="$FUZZ_RUNS" -seed=1)
+  OUTPOST_FUZZ_TARGET="$t" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 "${extra[@]}" \
     -max_len=4096 -print_final_stats=1 -artifact_prefix="Fuzz/crashes/$t/" "$scratch/corpus/$t" "Fuzz/corpus/$t" >"$log" 2>&1
   rc=$?
   runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)

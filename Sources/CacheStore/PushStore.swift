@@ -236,8 +236,14 @@ public final class PushStore: Sendable {
                 }
             }
         }
+        // Tombstones say "expired at T" for a while (a day), then the path is simply unknown:
+        // without this the map grows with every distinct path ever pushed.
+        tombstones.withLock { t in t = t.filter { $0.value > now - Self.tombstoneSeconds } }
         return removed
     }
+
+    /// How long an expired push is remembered as such (its 404 names the expiry).
+    static let tombstoneSeconds = 86_400.0
 
     // MARK: disk format
 

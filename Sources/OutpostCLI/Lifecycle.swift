@@ -22,7 +22,13 @@ enum Lifecycle {
             if watchParent {
                 Thread.detachNewThread {
                     var byte: UInt8 = 0
-                    while read(0, &byte, 1) > 0 {}
+                    // Only end of file (or a real error) means the parent is gone: a signal
+                    // (SIGCHLD when a supervised child exits) interrupts read with EINTR.
+                    while true {
+                        let n = read(0, &byte, 1)
+                        if n > 0 || (n < 0 && errno == EINTR) { continue }
+                        break
+                    }
                     if once.set() { continuation.resume(returning: "parent exited") }
                 }
             }

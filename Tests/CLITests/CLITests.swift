@@ -78,7 +78,7 @@ import Testing
         up.standardInput = stdin
         let collected = OutputCollector(out.fileHandleForReading)
         try up.run()
-        #expect(try await eventually(timeout: 30) { collected.text.contains("Ctrl-C stops everything") }, "banner: \(collected.text)")
+        #expect(try await eventually(timeout: 30) { collected.text.contains("Ctrl-C stops everything") }, "banner: \(collected.text) \(errors.text)")
         #expect(collected.text.contains("north-1") && collected.text.contains("http://127.0.202.2:\(base + 1)"))
 
         let second = try Self.run(["up", "--fleet", fleet])

@@ -141,19 +141,22 @@ import Testing
 
         let targets = [(fleet.edgeHost, fleet.edgePort), ("127.0.0.1", fleet.originPort), ("127.0.0.1", fleet.directorPort), (fleet.edgeHost, fleet.controlPort)]
         let probes = Self.hostileRequests.flatMap { r in targets.map { (r, $0.0, $0.1) } }
-        // Sixteen at a time, each on a thread of its own (they block on sockets).
-        let done = DispatchGroup()
-        let slots = DispatchSemaphore(value: 16)
-        for (request, host, port) in probes {
-            slots.wait()
-            done.enter()
-            Thread.detachNewThread {
-                _ = Self.raw(request, port: port, host: host)
-                slots.signal()
-                done.leave()
+        // Sixteen at a time, each on a thread of its own (they block on sockets), and none on
+        // the test's cooperative threads.
+        await offThePool {
+            let done = DispatchGroup()
+            let slots = DispatchSemaphore(value: 16)
+            for (request, host, port) in probes {
+                slots.wait()
+                done.enter()
+                Thread.detachNewThread {
+                    _ = Self.raw(request, port: port, host: host)
+                    slots.signal()
+                    done.leave()
+                }
             }
+            done.wait()
         }
-        done.wait()
         // A stored object, then the same date probes against it (the hit path).
         _ = try RawHTTP.request("GET", "/index.html", port: fleet.edgePort, host: fleet.edgeHost)
         for request in Self.hostileRequests.prefix(6) { _ = Self.raw(request, port: fleet.edgePort, host: fleet.edgeHost) }
@@ -167,15 +170,18 @@ import Testing
         }
 
         // DNS: garbage datagrams, and messages with every header field at its extreme.
-        var rng = SystemRandomNumberGenerator()
-        for i in 0..<2_000 {
-            var packet = (0..<Int.random(in: 0...600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            if i % 3 == 0, packet.count >= 12 { packet[2] &= 0x7F }  // a query, not a response
-            UDP.send(packet, port: fleet.dnsPort)
+        let dnsPort = fleet.dnsPort
+        await offThePool {
+            var rng = SystemRandomNumberGenerator()
+            for i in 0..<2_000 {
+                var packet = (0..<Int.random(in: 0...600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                if i % 3 == 0, packet.count >= 12 { packet[2] &= 0x7F }  // a query, not a response
+                UDP.send(packet, port: dnsPort)
+            }
+            for packet in UDP.extremeQueries { UDP.send(packet, port: dnsPort) }
+            _ = Self.raw([0xFF, 0xFF] + [UInt8](repeating: 0xC0, count: 4_000), port: dnsPort)
+            _ = Self.raw([0x00, 0x0C] + [UInt8](repeating: 0, count: 12) + [0x00], port: dnsPort)
         }
-        for packet in UDP.extremeQueries { UDP.send(packet, port: fleet.dnsPort) }
-        _ = Self.raw([0xFF, 0xFF] + [UInt8](repeating: 0xC0, count: 4_000), port: fleet.dnsPort)
-        _ = Self.raw([0x00, 0x0C] + [UInt8](repeating: 0, count: 12) + [0x00], port: fleet.dnsPort)
 
         // Everyone still answers, with the same process.
         try await Task.sleep(for: .milliseconds(300))
@@ -197,6 +203,17 @@ import Testing
         try await Task.sleep(for: .seconds(2))
         #expect(fleet.pids()["e-1"] == restarted, "and stays up (no crash loop at start)")
         try await fleet.stop()
+    }
+}
+
+/// Runs blocking work on a thread of its own, so that it holds none of the few cooperative
+/// threads every other test needs.
+func offThePool(_ work: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+        Thread.detachNewThread {
+            work()
+            c.resume()
+        }
     }
 }
 

@@ -142,15 +142,20 @@ import Topology
         var blocked = false
         while Date() < deadline, sent < 200 * batch.count {
             let n = batch.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { sent += n; continue }
+            if n > 0 {
+                sent += n
+                await Task.yield()
+                continue
+            }
             blocked = true
             break
         }
         #expect(blocked, "the director stopped reading: \(sent) bytes were accepted before the socket pushed back")
         #expect(sent < 16 << 20, "queries accepted unread: \(sent) bytes")
-        // It still answers everyone else.
-        let other = try DNSClient.query("cdn.hard.test", port: dns, tcp: true)
-        #expect(other.rcode == 0)
+        // It still answers everyone else (asked a few times: the machine may be busy with other tests).
+        var other: DNSMessage?
+        for _ in 0..<3 where other == nil { other = try? DNSClient.query("cdn.hard.test", port: dns, tcp: true) }
+        #expect(other?.rcode == 0, "another client over TCP is answered")
         // And this client's answers arrive once it reads.
         var buffer = [UInt8](repeating: 0, count: 65_536)
         var got = 0

@@ -16,7 +16,7 @@ import TestSupport
     }
 
     @Test(arguments: FuzzTargets.names)
-    func seedsAndMutations(_ target: String) throws {
+    func seedsAndMutations(_ target: String) async throws {
         let harness = try #require(FuzzTargets.all[target])
         let seeds = Self.inputs(target)
         #expect(seeds.count >= 3, "Fuzz/corpus/\(target) holds the seed inputs")
@@ -26,6 +26,8 @@ import TestSupport
         var rng = SplitMix(seed: UInt64(target.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
         let interesting: [UInt8] = Array(" ,;=:\"\\/-.0123456789*\r\n\t[]{}#%\u{0}".utf8) + [0xC0, 0xFF, 0x3F, 0x80]
         for i in 0..<3_000 {
+            // CPU-bound: let other tests' tasks run on the cooperative pool meanwhile.
+            if i % 50 == 0 { await Task.yield() }
             var b = seeds.isEmpty ? [] : seeds[i % seeds.count]
             for _ in 0...(rng.next() % 4) {
                 switch rng.next() % 5 {
