@@ -112,7 +112,7 @@ final class EdgeHandler: ChannelInboundHandler {
             return writeText(request, .tooManyRequests, "Too many requests from \(peer ?? "this address"); retry in \(retryAfter) s.\n",
                              extra: ["Retry-After": String(retryAfter)])
         }
-        switch EdgeRequest.receive(request) {
+        switch EdgeRequest.receive(request, cookies: edge.config.cookies) {
         case .reject(let status, let message):
             writeText(request, status, message)
         case .pass(let target, let reason, _):

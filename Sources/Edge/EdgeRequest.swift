@@ -1,5 +1,6 @@
 import HTTPCaching
 import NIOHTTP1
+import Topology
 
 /// Step 1 of the request path, **receive**: what the edge does with a request before it looks
 /// at the cache. Pure, so every rule is a table test.
@@ -14,7 +15,7 @@ enum RequestDisposition: Equatable, Sendable {
 }
 
 enum EdgeRequest {
-    static func receive(_ head: HTTPRequestHead) -> RequestDisposition {
+    static func receive(_ head: HTTPRequestHead, cookies: CookiePolicy = .forward) -> RequestDisposition {
         guard let target = originForm(head.uri) else {
             return .reject(.badRequest, "The request target '\(head.uri.prefix(100))' is not a path; send an origin-form target such as /index.html.\n")
         }
@@ -22,6 +23,7 @@ enum EdgeRequest {
         case .GET, .HEAD:
             // §3.5: a shared cache must not answer an authenticated request from storage.
             if head.headers.contains(name: "authorization") { return .pass(target: target, reason: "request", invalidates: false) }
+            if cookies == .pass, head.headers.contains(name: "cookie") { return .pass(target: target, reason: "request", invalidates: false) }
             return .lookup(target: target)
         case .OPTIONS:
             return .pass(target: target, reason: "method", invalidates: false)
@@ -48,25 +50,35 @@ enum EdgeRequest {
         return nil
     }
 
-    /// Request headers that reach the origin on a cacheable fetch. Anything else (cookies,
-    /// `X-Forwarded-Host`, `X-Original-URL`, …) could change the response without being part of
-    /// the cache key, which is how caches get poisoned, so it is not forwarded.
-    /// Accept-Encoding is not among them: the edge asks for identity and builds its own
-    /// compressed variants.
-    static let forwardedOnLookup: Set<String> = ["accept", "accept-language", "user-agent"]
+    /// Headers the edge itself sets on every origin request (or that its HTTP client does).
+    static let setByTheEdge: Set<String> = ["host", "content-length", "expect", "via", "x-forwarded-for", "x-forwarded-proto"]
 
-    /// Headers for the origin request. Lookups forward only `forwardedOnLookup`; passes forward
-    /// every end-to-end header. Both get `Via` and `X-Forwarded-For`/`-Proto`.
-    static func originHeaders(client: HTTPHeaders, lookup: Bool, clientAddress: String?, scheme: String = "http", via: String) -> HTTPHeaders {
+    /// Headers a cacheable fetch does not pass on because the cache manages them (RFC 9111
+    /// §4.3.1: it sends its own validators; it fetches whole representations and serves ranges
+    /// itself; it asks for identity and builds its own compressed variants), or because the
+    /// request would not be cacheable with them (§3.5: Authorization makes it a pass).
+    static let managedByTheCache: Set<String> = [
+        "if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range", "accept-encoding", "authorization",
+    ]
+
+    /// Headers for the origin request: every end-to-end header of the client's (RFC 9110
+    /// §7.6: hop-by-hop and Connection-listed ones removed), as nginx, Varnish and Traffic
+    /// Server forward them, less what the edge sets itself, less what the cache manages on a
+    /// cacheable fetch, less the operator's `strip_request_headers`. Poisoning is kept out the
+    /// standard way: the cache key, the origin's `Vary`, and that strip list. Both kinds get
+    /// `Via` and `X-Forwarded-For`/`-Proto`.
+    static func originHeaders(
+        client: HTTPHeaders, lookup: Bool, clientAddress: String?, scheme: String = "http", via: String,
+        strip: Set<String> = EdgeConfig.defaultStrippedRequestHeaders, cookies: CookiePolicy = .forward
+    ) -> HTTPHeaders {
         var out = HTTPHeaders()
-        let cleaned = lookup ? client : HeaderRules.removingHopByHop(client)
-        for (name, value) in cleaned {
+        for (name, value) in HeaderRules.removingHopByHop(client) {
             let n = name.lowercased()
-            if lookup ? forwardedOnLookup.contains(n) : !["host", "content-length", "expect", "via", "x-forwarded-for", "x-forwarded-proto"].contains(n) {
-                out.add(name: name, value: value)
-            }
+            if setByTheEdge.contains(n) || strip.contains(n) { continue }
+            if lookup && (managedByTheCache.contains(n) || (n == "cookie" && cookies == .strip)) { continue }
+            out.add(name: name, value: value)
         }
-        let priorVia = lookup ? [] : client[canonicalForm: "via"].map(String.init)
+        let priorVia = client[canonicalForm: "via"].map(String.init)
         out.add(name: "Via", value: (priorVia + [via]).joined(separator: ", "))
         if let clientAddress {
             let prior = lookup ? [] : client[canonicalForm: "x-forwarded-for"].map(String.init)

@@ -106,7 +106,8 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     func start(body: ByteBuffer?, clientAddress: String?) {
         var headers = EdgeRequest.originHeaders(
             client: plan.requestHeaders, lookup: plan.intent == .ifAllowed && plan.forwardReason != "request",
-            clientAddress: clientAddress, scheme: plan.clientScheme, via: edge.via
+            clientAddress: clientAddress, scheme: plan.clientScheme, via: edge.via,
+            strip: edge.config.stripRequestHeaders, cookies: edge.config.cookies
         )
         if plan.intent == .ifAllowed, plan.forwardReason == "request" {
             headers.replaceOrAdd(name: "Authorization", value: plan.requestHeaders.first(name: "authorization") ?? "")

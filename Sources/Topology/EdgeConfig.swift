@@ -56,6 +56,19 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Addresses the director hands out for this edge; default: the listen address.
     public var publicIPv4: String?
     public var publicIPv6: String?
+    /// Request headers never sent to the origin (lower-cased). The default names the headers
+    /// that origins are known to build URLs or routing from without listing them in `Vary`
+    /// (the classic cache-poisoning vectors); every other end-to-end header is forwarded.
+    public var stripRequestHeaders: Set<String> = EdgeConfig.defaultStrippedRequestHeaders
+    public static let defaultStrippedRequestHeaders: Set<String> = [
+        "x-forwarded-host", "x-forwarded-server", "x-forwarded-port", "x-original-url", "x-rewrite-url", "x-host",
+        "x-http-method-override", "x-http-method", "x-method-override",
+    ]
+    /// What a `Cookie` on a cacheable request does: forwarded and the response cached by the
+    /// usual rules (default: a response that sets a cookie is stored only when public), the
+    /// request passed to the origin uncached (Varnish's built-in VCL), or dropped before the
+    /// origin sees it (for static sites behind a cookie-setting front end).
+    public var cookies: CookiePolicy = .forward
     /// Timeouts and connection caps of the public, TLS and control listeners.
     public var limits = ListenerLimits()
     /// Clients refused with 403 on the public listeners.
@@ -77,6 +90,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
+        "strip_request_headers", "cookies",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -174,6 +188,16 @@ public struct EdgeConfig: Sendable, Equatable {
         publicIPv6 = try s.string("public_ipv6")
         if let v6 = publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
         limits = try ListenerLimits(section: s)
+        if let strip = try s.strings("strip_request_headers") {
+            for h in strip where h.isEmpty || !h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }) {
+                throw s.error("strip_request_headers", "'\(h)' is not a header name")
+            }
+            stripRequestHeaders = Set(strip.map { $0.lowercased() })
+        }
+        if let c = try s.string("cookies") {
+            guard let policy = CookiePolicy(rawValue: c) else { throw s.error("cookies", "'\(c)' is not a cookie policy; use forward, pass or strip") }
+            cookies = policy
+        }
         for d in try s.strings("deny") ?? [] {
             guard let c = CIDR(d) else { throw s.error("deny", "'\(d)' is not an address or a network in CIDR form (203.0.113.0/24, 2001:db8::/32)") }
             deny.append(c)
@@ -245,4 +269,15 @@ func relative(_ path: String, to file: String) -> String {
     if path.hasPrefix("/") { return path }
     let dir = (file as NSString).deletingLastPathComponent
     return dir.isEmpty ? path : "\(dir)/\(path)"
+}
+
+/// What an edge does with a `Cookie` on a request it could answer from the cache.
+public enum CookiePolicy: String, Sendable, Equatable {
+    /// Forward it; cache the response as RFC 9111 and the origin's headers allow (nginx,
+    /// Traffic Server).
+    case forward
+    /// Send the request to the origin and store nothing (Varnish's built-in VCL).
+    case pass
+    /// Remove it before the origin sees it (the origin then cannot answer per user).
+    case strip
 }

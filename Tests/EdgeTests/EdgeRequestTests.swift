@@ -34,19 +34,30 @@ import Testing
         }
     }
 
-    @Test func lookupsForwardOnlyHeadersThatCannotPoisonTheCache() {
+    @Test func lookupsForwardEndToEndHeadersButNotWhatTheCacheManages() {
         let client: HTTPHeaders = [
-            "Accept": "text/html", "Accept-Encoding": "gzip", "Cookie": "session=1", "X-Forwarded-Host": "evil",
-            "Authorization": "Bearer x", "X-Forwarded-For": "1.2.3.4", "Connection": "keep-alive",
+            "Accept": "text/html", "Accept-Encoding": "gzip", "Cookie": "session=1", "X-Forwarded-Host": "evil", "Origin": "https://a.example",
+            "Authorization": "Bearer x", "X-Forwarded-For": "1.2.3.4", "Connection": "keep-alive, x-hop", "X-Hop": "1", "X-Request-Id": "42",
+            "If-None-Match": "\"client\"", "Range": "bytes=0-1", "TE": "trailers", "Via": "1.1 upstream",
         ]
         let out = EdgeRequest.originHeaders(client: client, lookup: true, clientAddress: "127.0.0.9", via: "1.1 e1 (outpost)")
-        // Not even Accept-Encoding: the edge asks for identity and compresses itself.
-        #expect(Set(out.map { $0.name.lowercased() }) == ["accept", "via", "x-forwarded-for", "x-forwarded-proto"])
+        #expect(Set(out.map { $0.name.lowercased() }) == ["accept", "cookie", "origin", "x-request-id", "via", "x-forwarded-for", "x-forwarded-proto"])
+        #expect(out.first(name: "via") == "1.1 upstream, 1.1 e1 (outpost)")
         #expect(out.first(name: "x-forwarded-for") == "127.0.0.9", "a client's own X-Forwarded-For is not trusted on lookups")
+        let stripped = EdgeRequest.originHeaders(client: client, lookup: true, clientAddress: nil, via: "v", strip: ["origin"], cookies: .strip)
+        #expect(!stripped.contains(name: "origin") && !stripped.contains(name: "cookie") && stripped.contains(name: "x-forwarded-host"))
         let pass = EdgeRequest.originHeaders(client: client, lookup: false, clientAddress: "127.0.0.9", via: "1.1 e1 (outpost)")
         #expect(pass.first(name: "cookie") == "session=1" && pass.first(name: "authorization") == "Bearer x")
+        #expect(pass.first(name: "if-none-match") == "\"client\"" && pass.first(name: "range") == "bytes=0-1", "a pass is the client's own request")
         #expect(pass.first(name: "x-forwarded-for") == "1.2.3.4, 127.0.0.9")
-        #expect(!pass.contains(name: "connection"))
+        #expect(!pass.contains(name: "connection") && !pass.contains(name: "x-hop") && !pass.contains(name: "te"))
+    }
+
+    @Test func aCookiePassesWhenTheOperatorSaysSo() {
+        let head = Self.head(.GET, "/a", ["Cookie": "s=1"])
+        #expect(EdgeRequest.receive(head, cookies: .pass) == .pass(target: "/a", reason: "request", invalidates: false))
+        #expect(EdgeRequest.receive(head, cookies: .forward) == .lookup(target: "/a"))
+        #expect(EdgeRequest.receive(head, cookies: .strip) == .lookup(target: "/a"))
     }
 
     @Test func deliveryAddsAgeViaCacheStatusAndSlicesRanges() {

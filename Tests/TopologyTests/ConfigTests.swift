@@ -37,6 +37,8 @@ import Testing
         ("name = \"e\"\ndeny = [\"/\"]", 2, "deny", "CIDR"),
         ("name = \"e\"\nrate_limit = 0", 2, "rate_limit", "between 0.001"),
         ("name = \"e\"\nmax_variants = 0", 2, "max_variants", "1 and 1024"),
+        ("name = \"e\"\ncookies = \"eat\"", 2, "cookies", "forward, pass or strip"),
+        ("name = \"e\"\nstrip_request_headers = [\"bad header\"]", 2, "strip_request_headers", "not a header name"),
     ] as [(String, Int?, String, String)])
     func badEdgeConfigNamesFileLineAndField(_ text: String, _ line: Int?, _ field: String, _ fragment: String) {
         let dir = TemporaryFolder()

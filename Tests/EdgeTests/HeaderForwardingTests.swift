@@ -1,0 +1,38 @@
+import Edge
+import Foundation
+import Testing
+import TestSupport
+import Topology
+
+/// What reaches a real origin from a real edge, recorded by the origin.
+@Suite struct HeaderForwardingTests {
+    @Test func endToEndHeadersReachTheOriginOnCacheableFetches() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/cors") { r in
+            .init(headers: [("Cache-Control", "public, max-age=60"), ("Vary", "Origin"), ("Access-Control-Allow-Origin", r.header("origin") ?? "none")], body: "ok")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        defer { Task { await edge.stop(); await origin.stop() } }
+        let sent = [
+            "Origin": "https://app.example", "X-Request-Id": "r-1", "Accept-Language": "de", "Cookie": "a=1", "X-Forwarded-Host": "evil.example",
+            "If-None-Match": "\"from-client\"", "Range": "bytes=0-0", "Accept-Encoding": "gzip", "Connection": "X-Hop", "X-Hop": "gone",
+        ]
+        let r = try await edge.get("/cors", headers: sent)
+        #expect(r.status == 206 || r.status == 200)
+        let seen = try #require(origin.requests("/cors").first)
+        for name in ["origin", "x-request-id", "accept-language", "cookie"] {
+            #expect(seen.header(name) == sent.first { $0.key.lowercased() == name }?.value, "\(name) is forwarded")
+        }
+        for name in ["x-forwarded-host", "if-none-match", "range", "x-hop"] {
+            #expect(seen.header(name) == nil, "\(name) is not: the cache manages it, or it is hop-by-hop, or stripped by default")
+        }
+        #expect(seen.header("via")?.contains("test-edge") == true && seen.header("x-forwarded-proto") == "http")
+        // Vary: Origin keys the variant: another origin gets its own answer, the first a hit.
+        let other = try await edge.get("/cors", headers: ["Origin": "https://other.example"])
+        #expect(other.header("access-control-allow-origin") == "https://other.example")
+        let again = try await edge.get("/cors", headers: ["Origin": "https://app.example"])
+        #expect(again.cacheStatus.contains("hit") && again.header("access-control-allow-origin") == "https://app.example")
+        #expect(origin.count("/cors") == 2)
+    }
+}
