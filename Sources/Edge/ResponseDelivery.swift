@@ -76,7 +76,10 @@ struct ResponseDelivery {
     /// Adds what this cache says about the response: `Age` (RFC 9111 §5.1), `Via` (RFC 9110
     /// §7.6.3) and `Cache-Status` (RFC 9211).
     static func decorate(_ headers: inout HTTPHeaders, age: Double, cacheStatus: CacheStatus, via: String) {
-        headers.add(name: "Age", value: String(Int(max(0, age))))
+        // RFC 9213: a field targeted at this cache alone is not passed on (CDN-Cache-Control,
+        // meant for every CDN in the path, is).
+        for name in ["outpost-cdn-cache-control", "surrogate-control"] where headers.contains(name: name) { headers.remove(name: name) }
+        headers.add(name: "Age", value: String(Int(saturating: max(0, age))))
         headers.add(name: "Via", value: via)
         headers.add(name: "Cache-Status", value: cacheStatus.headerValue)
     }

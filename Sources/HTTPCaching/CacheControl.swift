@@ -18,6 +18,9 @@ public struct CacheControl: Sendable, Equatable {
     public var immutable = false
     public var noTransform = false
     public var onlyIfCached = false
+    /// `must-understand` (§5.2.2.3): store only if the status code is understood, and then
+    /// `no-store` does not apply.
+    public var mustUnderstand = false
     /// `max-age` was present but not a valid number.
     public var invalidMaxAge = false
 
@@ -62,6 +65,7 @@ public struct CacheControl: Sendable, Equatable {
             case "immutable": immutable = true
             case "no-transform": noTransform = true
             case "only-if-cached": onlyIfCached = true
+            case "must-understand": mustUnderstand = true
             default: continue
             }
         }
@@ -71,6 +75,24 @@ public struct CacheControl: Sendable, Equatable {
     static func deltaSeconds(_ s: Substring) -> Int? {
         guard !s.isEmpty, s.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return Int(s).map { min($0, 2_147_483_648) } ?? 2_147_483_648
+    }
+
+    /// The fields a response can aim at caches like this one, most specific first (RFC 9213
+    /// §2.1): Outpost's own, then every CDN's, then the older Surrogate-Control.
+    public static let targetedFields = ["outpost-cdn-cache-control", "cdn-cache-control", "surrogate-control"]
+
+    /// The directives this cache follows for a response (RFC 9213 §2.1): the first targeted
+    /// field with a valid, non-empty value, and then `Cache-Control` and `Expires` are ignored
+    /// (`targeted` says so); otherwise `Cache-Control`.
+    public static func forSharedCache(_ headers: HTTPHeaders) -> (directives: CacheControl, targeted: Bool) {
+        for field in targetedFields {
+            let lines = headers[canonicalForm: field]
+            guard lines.contains(where: { !$0.trimmingSpaces().isEmpty }) else { continue }
+            var cc = CacheControl()
+            for line in lines { cc.parse(line) }
+            if cc != CacheControl() { return (cc, true) }
+        }
+        return (CacheControl(headers: headers), false)
     }
 
     /// May a stored response be served stale at all (§4.2.4)? `must-revalidate`, and for a shared

@@ -14,15 +14,18 @@ public enum FreshnessLifetime {
     /// heuristic from `Last-Modified` when the status allows one. `responseTime` stands in for a
     /// missing or invalid `Date` (§6.6.1: a recipient with a clock adds one).
     public static func seconds(
-        status: Int, headers: HTTPHeaders, cacheControl cc: CacheControl, responseTime: Double
+        status: Int, headers: HTTPHeaders, cacheControl cc: CacheControl, responseTime: Double, targeted: Bool = false
     ) -> Double {
         if cc.invalidMaxAge { return 0 }
         if let s = cc.sharedMaxAge { return Double(s) }
         if let m = cc.maxAge { return Double(m) }
-        let date = headers.first(name: "date").flatMap(HTTPDate.parse) ?? responseTime
-        if let expires = headers.first(name: "expires") {
-            // §5.3: an invalid Expires (e.g. "0") means already expired.
-            guard let e = HTTPDate.parse(expires) else { return 0 }
+        let date = Self.date(headers) ?? responseTime
+        // RFC 9213 §2.1: with a targeted field in charge, Expires is ignored.
+        // headers[name], not [canonicalForm:]: an HTTP date has a comma in it.
+        let expiresLines = targeted ? [] : headers["expires"]
+        if !expiresLines.isEmpty {
+            // §5.3: an invalid Expires (e.g. "0"), or several, means already expired.
+            guard expiresLines.count == 1, let e = HTTPDate.parse(expiresLines[0]) else { return 0 }
             return max(0, e - date)
         }
         if heuristicallyCacheable.contains(status) || cc.isPublic,
@@ -33,8 +36,21 @@ public enum FreshnessLifetime {
     }
 
     /// Whether the response states its own lifetime (§4.2.1), as opposed to a heuristic one.
-    public static func isExplicit(headers: HTTPHeaders, cacheControl cc: CacheControl) -> Bool {
-        cc.sharedMaxAge != nil || cc.maxAge != nil || cc.invalidMaxAge || headers.contains(name: "expires")
+    public static func isExplicit(headers: HTTPHeaders, cacheControl cc: CacheControl, targeted: Bool = false) -> Bool {
+        cc.sharedMaxAge != nil || cc.maxAge != nil || cc.invalidMaxAge || (!targeted && headers.contains(name: "expires"))
+    }
+
+    /// `Date`, when there is exactly one that parses (§6.6.1 of RFC 9110: otherwise the
+    /// recipient's clock stands in).
+    static func date(_ headers: HTTPHeaders) -> Double? {
+        let lines = headers["date"]
+        return lines.count == 1 ? HTTPDate.parse(lines[0]) : nil
+    }
+
+    /// `Age` (§5.1): the first member of a list, ignored unless it is a non-negative integer.
+    static func age(_ headers: HTTPHeaders) -> Double {
+        guard let first = headers[canonicalForm: "age"].first?.split(separator: ",", omittingEmptySubsequences: false).first else { return 0 }
+        return CacheControl.deltaSeconds(first.trimmingSpaces()).map(Double.init) ?? 0
     }
 }
 
@@ -68,9 +84,9 @@ public struct Freshness: Sendable, Equatable {
     /// Computes freshness for a response received at `responseTime` to a request sent at
     /// `requestTime` (§4.2.3).
     public init(status: Int, headers: HTTPHeaders, requestTime: Double, responseTime: Double) {
-        let cc = CacheControl(headers: headers)
-        let date = headers.first(name: "date").flatMap(HTTPDate.parse) ?? responseTime
-        let ageValue = headers.first(name: "age").flatMap { CacheControl.deltaSeconds(Substring($0)) }.map(Double.init) ?? 0
+        let (cc, targeted) = CacheControl.forSharedCache(headers)
+        let date = FreshnessLifetime.date(headers) ?? responseTime
+        let ageValue = FreshnessLifetime.age(headers)
         let apparentAge = max(0, responseTime - date)
         let responseDelay = max(0, responseTime - requestTime)
         let correctedAgeValue = ageValue + responseDelay
@@ -78,7 +94,7 @@ public struct Freshness: Sendable, Equatable {
         // or s-maxage (§4.2.4: a shared cache must not serve those stale).
         let mayServeStale = !(cc.mustRevalidate || cc.proxyRevalidate || cc.sharedMaxAge != nil)
         self.init(
-            lifetime: FreshnessLifetime.seconds(status: status, headers: headers, cacheControl: cc, responseTime: responseTime),
+            lifetime: FreshnessLifetime.seconds(status: status, headers: headers, cacheControl: cc, responseTime: responseTime, targeted: targeted),
             correctedInitialAge: max(apparentAge, correctedAgeValue),
             responseTime: responseTime,
             staleWhileRevalidate: mayServeStale ? Double(cc.staleWhileRevalidate ?? 0) : 0,

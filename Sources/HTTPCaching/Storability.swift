@@ -16,8 +16,11 @@ public enum Storability: Sendable, Equatable {
         guard understoodStatuses.contains(status) else { return .notStorable(reason: "status \(status)") }
         let requestCC = CacheControl(headers: requestHeaders)
         if requestCC.noStore { return .notStorable(reason: "request no-store") }
-        let cc = CacheControl(headers: responseHeaders)
-        if cc.noStore { return .notStorable(reason: "no-store") }
+        let (cc, targeted) = CacheControl.forSharedCache(responseHeaders)
+        // §5.2.2.3: must-understand stores only statuses the cache understands, and for those
+        // it overrides no-store.
+        if cc.mustUnderstand, !understoodStatuses.contains(status) { return .notStorable(reason: "must-understand, status \(status)") }
+        if cc.noStore, !cc.mustUnderstand { return .notStorable(reason: "no-store") }
         if cc.isPrivate { return .notStorable(reason: "private") }
         // §3.5: a response to a request with Authorization is stored only when it says so.
         if requestHeaders.contains(name: "authorization"),
@@ -32,7 +35,7 @@ public enum Storability: Sendable, Equatable {
         if responseHeaders.contains(name: "set-cookie"), !(cc.isPublic || cc.sharedMaxAge != nil) {
             return .notStorable(reason: "set-cookie")
         }
-        let explicit = FreshnessLifetime.isExplicit(headers: responseHeaders, cacheControl: cc)
+        let explicit = FreshnessLifetime.isExplicit(headers: responseHeaders, cacheControl: cc, targeted: targeted)
         if explicit || cc.isPublic || cc.noCache || FreshnessLifetime.heuristicallyCacheable.contains(status) {
             return .storable
         }

@@ -35,4 +35,24 @@ import Topology
         #expect(again.cacheStatus.contains("hit") && again.header("access-control-allow-origin") == "https://app.example")
         #expect(origin.count("/cors") == 2)
     }
+
+    @Test func targetedCacheControlDecidesForTheEdgeAndIsNotPassedOn() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/t") { _ in
+            .init(headers: [("Cache-Control", "no-cache"), ("Outpost-CDN-Cache-Control", "max-age=300"), ("CDN-Cache-Control", "max-age=30"),
+                            ("Surrogate-Control", "max-age=5")], body: "t")
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        defer { Task { await edge.stop(); await origin.stop() } }
+        _ = try await edge.get("/t")
+        let hit = try await edge.get("/t")
+        let ttl = hit.cacheStatus.split(separator: ";").first { $0.hasPrefix(" ttl=") }.flatMap { Int($0.dropFirst(5)) }
+        #expect(hit.cacheStatus.contains("hit") && (ttl ?? 0) > 240,
+                "Outpost's own field (300 s) wins over CDN-Cache-Control (30 s), Surrogate-Control and Cache-Control: \(hit.cacheStatus)")
+        #expect(hit.header("cache-control") == "no-cache", "the client still gets the origin's Cache-Control")
+        #expect(hit.header("cdn-cache-control") == "max-age=30", "CDN-Cache-Control is for every CDN on the way: passed on")
+        #expect(hit.header("outpost-cdn-cache-control") == nil && hit.header("surrogate-control") == nil, "fields for this cache alone are not")
+        #expect(origin.count("/t") == 1)
+    }
 }
