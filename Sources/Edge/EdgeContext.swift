@@ -23,8 +23,10 @@ struct EdgeContext: Sendable {
 
     func log(_ line: String) { logger("[\(config.name)] \(line)") }
 
-    /// The cache key of an origin-form target on this edge's origin.
+    /// The cache key of an origin-form target on this edge's origin, after the operator's key
+    /// rules (ignored, dropped or sorted query parameters).
     func key(_ target: String) -> CacheKey {
-        CacheKey(scheme: config.origin.scheme, authority: config.origin.authority, pathAndQuery: target)
+        let keyed = config.cacheRules.isEmpty ? target : (config.cacheRules.rule(for: target)?.keyTarget(target) ?? target)
+        return CacheKey(scheme: config.origin.scheme, authority: config.origin.authority, pathAndQuery: keyed)
     }
 }

@@ -158,7 +158,7 @@ final class EdgeHandler: ChannelInboundHandler {
             status.detail = "stale-while-revalidate"
             deliver(stored, status)
             let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: "stale",
-                                          clientScheme: scheme)
+                                          clientScheme: scheme, target: EdgeRequest.originForm(request.uri))
             let edge = self.edge
             edge.coordinator.startBackground(key) { InFlightFetch(plan: plan, edge: edge) }?.start(body: nil, clientAddress: nil)
         case .mustValidate:
@@ -171,7 +171,8 @@ final class EdgeHandler: ChannelInboundHandler {
     private func collapse(_ key: CacheKey, _ request: HTTPRequestHead, revalidating: StoredResponse?) {
         let plan = InFlightFetch.Plan(
             key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed,
-            revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale", clientScheme: scheme
+            revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale", clientScheme: scheme,
+            target: EdgeRequest.originForm(request.uri)
         )
         let edge = self.edge
         switch edge.coordinator.join(key, waiter: makeWaiter(request), store: edge.store, makeFetch: { InFlightFetch(plan: plan, edge: edge) }) {
@@ -192,7 +193,7 @@ final class EdgeHandler: ChannelInboundHandler {
         revalidating: StoredResponse? = nil
     ) {
         let plan = InFlightFetch.Plan(key: key, method: request.method, requestHeaders: request.headers, intent: intent, revalidating: revalidating,
-                                      forwardReason: reason, clientScheme: scheme)
+                                      forwardReason: reason, clientScheme: scheme, target: EdgeRequest.originForm(request.uri))
         let fetch = InFlightFetch(plan: plan, edge: edge)
         var waiter = makeWaiter(request)
         waiter.isInitiator = true

@@ -40,6 +40,9 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         var forwardReason: String
         /// How the client reached the edge (`http` or `https`), for `X-Forwarded-Proto`.
         var clientScheme = "http"
+        /// The target as the client sent it (origin-form), when key rules made the key differ:
+        /// the origin is asked for this, with every parameter.
+        var target: String?
     }
 
     private enum Phase {
@@ -61,6 +64,9 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         var storing = false
         var storedStatus: HTTPResponseStatus = .ok
         var storedHeaders = HTTPHeaders()
+        /// Computed when the head arrived, from all of its headers (Age among them, which the
+        /// stored headers leave out) and the operator's rule.
+        var storedFreshness: Freshness?
         var requestTime = 0.0
         var responseTime = 0.0
     }
@@ -118,7 +124,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             if let lm = stale.lastModified { headers.replaceOrAdd(name: "If-Modified-Since", value: lm) }
         }
         let method: HTTPMethod = plan.method == .HEAD && plan.intent == .ifAllowed ? .GET : plan.method
-        let url = edge.config.origin.description + plan.key.path
+        let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
         edge.stats.originRequest()
         do {
@@ -173,15 +179,17 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             }
         }
         let headers = HeaderRules.removingHopByHop(head.headers)
-        let storability: Storability = plan.intent == .never
+        let rfcStorability: Storability = plan.intent == .never
             ? .notStorable(reason: "method")
             : Storability.decide(method: .GET, requestHeaders: plan.requestHeaders, status: Int(status), responseHeaders: headers)
         let contentLength = headers.first(name: "content-length").flatMap { Int($0) }
-        let shareable = storability == .storable && plan.forwardReason != "request"
         let fits = (contentLength ?? 0) <= edge.config.maxObjectSize
-        let freshness = Freshness(status: Int(status), headers: headers, requestTime: requestTime, responseTime: now)
+        let decision = decide(status: Int(status), headers: headers, storability: rfcStorability, requestTime: requestTime, responseTime: now)
+        let (storability, freshness, ruleNote) = (decision.storability, decision.freshness, decision.note)
         var cacheStatus = CacheStatus(cacheName: edge.config.name, outcome: .forward(plan.forwardReason))
         cacheStatus.forwardStatus = Int(status)
+        cacheStatus.detail = ruleNote
+        let shareable = storability == .storable && plan.forwardReason != "request"
         switch storability {
         case .storable where fits:
             cacheStatus.stored = true
@@ -201,6 +209,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             s.phase = .streaming(fetched)
             s.storing = storing
             s.storedStatus = head.status
+            s.storedFreshness = freshness
             // Content-Length, Age and Accept-Ranges are the edge's to say on each delivery.
             var stored = headers
             for name in ResponseDelivery.setOnDelivery { stored.remove(name: name) }
@@ -258,7 +267,8 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
                 for var c in s.chunks { body.writeBuffer(&c) }
                 let response = StoredResponse(
                     status: s.storedStatus, headers: s.storedHeaders, body: body,
-                    freshness: Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
+                    freshness: s.storedFreshness
+                        ?? Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
                     vary: head.vary
                 )
                 if edge.assets.applies(path: plan.key.path, status: s.storedStatus, headers: s.storedHeaders),
@@ -345,18 +355,39 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         edge.coordinator.detach(plan.key, self)
     }
 
+    /// RFC 9111's storability and freshness for this fetch's response, then the operator's rule
+    /// for its path (cacheable fetches only).
+    private func decide(status: Int, headers: HTTPHeaders, storability: Storability, requestTime: Double, responseTime: Double) -> CachePolicy.Decision {
+        let freshness = Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
+        guard plan.intent == .ifAllowed, plan.forwardReason != "request", let rule = edge.config.cacheRules.rule(for: String(plan.key.path)) else {
+            return CachePolicy.Decision(storability: storability, freshness: freshness)
+        }
+        return CachePolicy.apply(rule, status: status, headers: headers, storability: storability, freshness: freshness)
+    }
+
     /// The stored response refreshed by a 304 (RFC 9111 §4.3.4), updated in place in the store.
     private func refreshed(_ stale: StoredResponse, with headers: HTTPHeaders, requestTime: Double, responseTime: Double) -> StoredResponse {
         func apply(_ r: inout StoredResponse) {
             r.headers = HeaderRules.updating(stored: r.headers, with: headers)
             if r.transformed, let etag = r.etag, !etag.hasPrefix("W/") { r.headers.replaceOrAdd(name: "ETag", value: "W/" + etag) }
             for name in ResponseDelivery.setOnDelivery { r.headers.remove(name: name) }
-            r.freshness = Freshness(status: Int(r.status.code), headers: r.headers, requestTime: requestTime, responseTime: responseTime)
+            r.freshness = decide(status: Int(r.status.code), headers: headers.contains(name: "age") ? r.headers.adding(age: headers) : r.headers,
+                                 storability: .storable, requestTime: requestTime, responseTime: responseTime).freshness
         }
         if let updated = edge.store.update(plan.key, vary: stale.vary, apply) { return updated }
         var copy = stale
         apply(&copy)
         edge.store.insert(plan.key, copy)
         return copy
+    }
+}
+
+extension HTTPHeaders {
+    /// These headers with the `Age` of `response` (a 304's age counts for the refreshed copy,
+    /// §4.3.4, though the stored headers never keep an Age of their own).
+    func adding(age response: HTTPHeaders) -> HTTPHeaders {
+        var h = self
+        for v in response["age"] { h.add(name: "Age", value: v) }
+        return h
     }
 }

@@ -9,6 +9,15 @@ public enum Storability: Sendable, Equatable {
     /// final" and understood). 206 is never stored: the edge always fetches whole objects.
     public static let understoodStatuses: Set<Int> = [200, 203, 204, 300, 301, 302, 307, 308, 404, 405, 410, 414, 501]
 
+    /// Not storable only because the response says nothing about its freshness (an operator's
+    /// default TTL can supply it).
+    public var lacksOnlyFreshness: Bool {
+        if case .notStorable(let reason) = self { return reason.hasPrefix(Self.noFreshness) }
+        return false
+    }
+
+    static let noFreshness = "no freshness information"
+
     public static func decide(
         method: HTTPMethod, requestHeaders: HTTPHeaders, status: Int, responseHeaders: HTTPHeaders
     ) -> Storability {
@@ -39,6 +48,6 @@ public enum Storability: Sendable, Equatable {
         if explicit || cc.isPublic || cc.noCache || FreshnessLifetime.heuristicallyCacheable.contains(status) {
             return .storable
         }
-        return .notStorable(reason: "no freshness information for status \(status)")
+        return .notStorable(reason: "\(noFreshness) for status \(status)")
     }
 }

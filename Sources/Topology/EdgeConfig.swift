@@ -69,6 +69,8 @@ public struct EdgeConfig: Sendable, Equatable {
     /// request passed to the origin uncached (Varnish's built-in VCL), or dropped before the
     /// origin sees it (for static sites behind a cookie-setting front end).
     public var cookies: CookiePolicy = .forward
+    /// Operator caching rules by path glob; the first that matches applies.
+    public var cacheRules: [CacheRule] = []
     /// Timeouts and connection caps of the public, TLS and control listeners.
     public var limits = ListenerLimits()
     /// Clients refused with 403 on the public listeners.
@@ -90,7 +92,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
-        "strip_request_headers", "cookies",
+        "strip_request_headers", "cookies", "cache_rules",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -188,6 +190,7 @@ public struct EdgeConfig: Sendable, Equatable {
         publicIPv6 = try s.string("public_ipv6")
         if let v6 = publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
         limits = try ListenerLimits(section: s)
+        cacheRules = try s.sections("cache_rules").map { (r: ConfigSection) throws(ConfigError) -> CacheRule in try CacheRule(section: r) }
         if let strip = try s.strings("strip_request_headers") {
             for h in strip where h.isEmpty || !h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }) {
                 throw s.error("strip_request_headers", "'\(h)' is not a header name")

@@ -55,4 +55,23 @@ import Topology
         #expect(hit.header("outpost-cdn-cache-control") == nil && hit.header("surrogate-control") == nil, "fields for this cache alone are not")
         #expect(origin.count("/t") == 1)
     }
+
+    @Test func keyRulesShareOneObjectWhileTheOriginGetsEveryParameter() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/p") { r in .init(headers: [("Cache-Control", "public, max-age=60")], body: r.uri) }
+        _ = try await origin.start()
+        var config = EdgeConfig(name: "rules", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin.url)!)
+        var rule = CacheRule(path: PathGlob("/**"))
+        rule.dropParams = [PathGlob("utm_*")]
+        rule.sortQuery = true
+        config.cacheRules = [rule]
+        let edge = try EdgeServer(config: config)
+        let port = try await edge.start()
+        defer { Task { await edge.stop(); await origin.stop() } }
+        let first = try await RawHTTP.async("GET", "/p?b=2&utm_source=news&a=1", port: port)
+        #expect(first.text == "/p?b=2&utm_source=news&a=1", "the origin sees the request as sent")
+        let second = try await RawHTTP.async("GET", "/p?a=1&b=2&utm_medium=mail", port: port)
+        #expect(second.cacheStatus.contains("hit"), "same key once utm_* are dropped and the rest sorted: \(second.cacheStatus)")
+        #expect(origin.count("/p") == 1)
+    }
 }
