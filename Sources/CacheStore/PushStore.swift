@@ -302,6 +302,9 @@ public final class PushStore: Sendable {
 
     static func read(_ file: String) -> PushedObject? {
         guard let data = FileManager.default.contents(atPath: file), let (meta, offset) = parseHeader(data) else { return nil }
+        // Metadata on disk is input too: times must be real dates, sizes non-negative.
+        guard meta.expires.isFinite, meta.pushedAt.isFinite, meta.expires <= HTTPDate.maximum, meta.pushedAt >= HTTPDate.minimum,
+              meta.pushedAt <= meta.expires, meta.size >= 0 else { return nil }
         guard data.count - offset == meta.size else { return nil }  // truncated: never serve a part
         let body = ByteBuffer(bytes: data[offset...])
         guard SHA256Hex.of(Array(data[offset...])) == meta.sha256 else { return nil }

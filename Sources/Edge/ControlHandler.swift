@@ -43,24 +43,33 @@ final class ControlHandler: ChannelInboundHandler {
             if refusal == nil, h.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .continue))), promise: nil)
             }
+            // A refusal is answered at once, and the connection closed: nobody without the
+            // token can hold it open by trickling a body.
+            if case .status(let code, let message)? = refusal { refuseNow(context, h, code, message) }
         case .body(var chunk):
             guard refusal == nil else { return }
             if body.readableBytes + chunk.readableBytes > edge.config.maxPushSize {
-                refusal = .status(413, "the body is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)")
+                let message = "the body is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)"
+                refusal = .status(413, message)
                 body.clear()
+                if let h = head { refuseNow(context, h, 413, message) }
                 return
             }
             body.writeBuffer(&chunk)
         case .end:
             guard let h = head else { return }
             head = nil
-            if case .status(let code, let message)? = refusal {
-                var extra: HTTPHeaders = [:]
-                if code == 401 { extra.add(name: "WWW-Authenticate", value: "Bearer realm=\"outpost\"") }
-                return respond(context, h, code, ["error": message], extra: extra)
-            }
+            guard refusal == nil else { return }  // answered already
             route(context, h, body)
         }
+    }
+
+    private func refuseNow(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ code: Int, _ message: String) {
+        var extra: HTTPHeaders = ["Connection": "close"]
+        if code == 401 { extra.add(name: "WWW-Authenticate", value: "Bearer realm=\"outpost\"") }
+        var closing = h
+        closing.headers.replaceOrAdd(name: "Connection", value: "close")  // the writer closes after it
+        respond(context, closing, code, ["error": message], extra: extra)
     }
 
     /// 401 without a token, 403 with a wrong one; `/health` is open.

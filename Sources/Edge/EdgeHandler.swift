@@ -37,6 +37,9 @@ final class EdgeHandler: ChannelInboundHandler {
     private var requestHead: HTTPRequestHead?
     private var requestBody: ByteBuffer?
     private var requestBodyTooLarge = false
+    /// The current request was answered before its end (denied, body too large): the rest of
+    /// it is ignored while the connection closes.
+    private var refusedEarly = false
     private var sequence = 0
     private var current: Current?
     /// When the current request's head arrived, for the access log.
@@ -70,8 +73,15 @@ final class EdgeHandler: ChannelInboundHandler {
             // The HTTP decoder stops parsing after CONNECT (it is an upgrade), so answer now.
             sequence += 1
             writeText(head, .methodNotAllowed, "CONNECT is not allowed: this edge is not a proxy.\n", close: true)
+        case .head(let head) where denied:
+            // Refused before its body is read; the connection is closed.
+            sequence += 1
+            refusedEarly = true
+            edge.stats.refusedRequest(.denied)
+            writeText(head, .forbidden, "Requests from \(peer ?? "this address") are refused by this edge's deny list.\n", close: true)
         case .head(let head):
             started = edge.clock()
+            refusedEarly = false
             requestHead = head
             if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -79,16 +89,30 @@ final class EdgeHandler: ChannelInboundHandler {
             requestBody = nil
             requestBodyTooLarge = false
         case .body(var chunk):
-            guard !requestBodyTooLarge else { return }
+            guard !requestBodyTooLarge, !refusedEarly else { return }
             if (requestBody?.readableBytes ?? 0) + chunk.readableBytes > edge.config.maxRequestBodySize {
+                // Answered now, not after the rest of the body (which could take forever).
                 requestBodyTooLarge = true
                 requestBody = nil
-            } else if requestBody == nil {
-                requestBody = chunk
+                if let head = requestHead {
+                    requestHead = nil
+                    refusedEarly = true
+                    sequence += 1
+                    writeText(head, .payloadTooLarge, "The request body is larger than this edge's max_request_body_size (\(edge.config.maxRequestBodySize) bytes).\n",
+                              close: true)
+                }
+            } else if var body = requestBody {
+                requestBody = nil
+                body.writeBuffer(&chunk)
+                requestBody = body
             } else {
-                requestBody!.writeBuffer(&chunk)
+                requestBody = chunk
             }
         case .end:
+            if refusedEarly {
+                refusedEarly = false
+                return
+            }
             guard let head = requestHead else { return }
             requestHead = nil
             receive(head, body: requestBody)
@@ -100,13 +124,6 @@ final class EdgeHandler: ChannelInboundHandler {
 
     private func receive(_ request: HTTPRequestHead, body: ByteBuffer?) {
         sequence += 1
-        if requestBodyTooLarge {
-            return writeText(request, .payloadTooLarge, "The request body is larger than this edge's max_request_body_size (\(edge.config.maxRequestBodySize) bytes).\n", close: true)
-        }
-        if denied {
-            edge.stats.refusedRequest(.denied)
-            return writeText(request, .forbidden, "Requests from \(peer ?? "this address") are refused by this edge's deny list.\n", close: true)
-        }
         if let limiter = edge.rateLimiter, let retryAfter = limiter.admit(peer ?? "", now: edge.clock()) {
             edge.stats.refusedRequest(.rateLimited)
             return writeText(request, .tooManyRequests, "Too many requests from \(peer ?? "this address"); retry in \(retryAfter) s.\n",

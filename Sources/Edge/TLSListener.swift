@@ -45,6 +45,9 @@ enum TLSListener {
                             connection.configureHTTP2Pipeline(mode: .server, inboundStreamInitializer: { stream in
                                 stream.eventLoop.makeCompletedFuture {
                                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                                    // Each stream has the body and send timeouts (its writability
+                                    // follows HTTP/2 flow control) and is reset when one fires.
+                                    try stream.pipeline.syncOperations.addHandler(HTTPTimeouts(limits: limits, stats: stats).requestHandler)
                                     try stream.pipeline.syncOperations.addHandler(makeHandler())
                                 }
                             }).map { _ in }

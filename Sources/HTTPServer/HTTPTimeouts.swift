@@ -1,3 +1,4 @@
+import HTTPCaching
 import NIOCore
 import Topology
 import NIOHTTP1
@@ -29,6 +30,9 @@ public struct HTTPTimeoutMachine: Sendable, Equatable {
     }
 
     public private(set) var phase = Phase.awaitingFirstHead
+    /// Request heads seen so far: a response's bytes having left only make the connection idle
+    /// if no later (pipelined) request has started meanwhile.
+    public private(set) var heads = 0
 
     public init() {}
 
@@ -48,6 +52,7 @@ public struct HTTPTimeoutMachine: Sendable, Equatable {
     }
 
     public mutating func headRead() -> Action {
+        heads += 1
         phase = .readingBody
         return .arm(.body)
     }
@@ -60,7 +65,17 @@ public struct HTTPTimeoutMachine: Sendable, Equatable {
         return .cancel
     }
 
+    /// The response's end was handed to the socket, possibly not yet sent: the connection is
+    /// still answering (a slow reader has the send timeout) until `responseSent`.
     public mutating func responseEnded() -> Action {
+        if phase == .readingBody { phase = .responding }  // answered before the body's end
+        return phase == .responding ? .cancel : .keep
+    }
+
+    /// The last byte of the response for request number `request` has left; unless a later
+    /// request has started, the connection waits for the next one.
+    public mutating func responseSent(request: Int) -> Action {
+        guard request == heads, phase == .responding || phase == .blockedOnClient else { return .keep }
         phase = .idle
         return .arm(.idle)
     }
@@ -92,8 +107,11 @@ public final class HTTPTimeouts {
     private let stats: ListenerStats
     private var timer: Scheduled<Void>?
     /// The context of the handler at the front of the pipeline: a 408 written there goes
-    /// straight to the socket, whatever state the HTTP codec is in.
+    /// straight to the socket, whatever state the HTTP codec is in. Nil on an HTTP/2 stream,
+    /// which has no bytes of its own (a timeout there resets the stream).
     fileprivate var front: ChannelHandlerContext?
+    /// The request observer's context (the only one on an HTTP/2 stream).
+    fileprivate var requests: ChannelHandlerContext?
 
     public init(limits: ListenerLimits, stats: ListenerStats) {
         self.limits = limits
@@ -113,7 +131,7 @@ public final class HTTPTimeouts {
             timer = nil
         case .arm(let kind):
             timer?.cancel()
-            guard let loop = front?.eventLoop else { return }
+            guard let loop = (front ?? requests)?.eventLoop else { return }
             let seconds = seconds(kind)
             timer = loop.assumeIsolated().scheduleTask(in: .seconds(clamping: seconds)) { [self] in fire(kind, seconds: seconds) }
         }
@@ -135,18 +153,23 @@ public final class HTTPTimeouts {
 
     private func fire(_ kind: ListenerStats.Timeout, seconds: Double) {
         timer = nil
-        guard let front else { return }
+        guard let context = front ?? requests else { return }
         stats.recordTimeout(kind)
-        if machine.answersTimeoutWith408 {
-            let what = kind == .head ? "request head" : "request body"
-            let text = "The \(what) did not arrive within \(Int(exactly: seconds.rounded()) ?? 0) s; the connection is closed.\n"
-            var out = front.channel.allocator.buffer(capacity: 160)
-            out.writeString("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(text.utf8.count)\r\n\r\n\(text)")
-            front.writeAndFlush(NIOAny(out)).whenComplete { [channel = front.channel] _ in channel.close(promise: nil) }
-        } else {
-            front.close(promise: nil)
+        let channel = context.channel
+        guard let front, machine.answersTimeoutWith408, channel.isWritable else {
+            context.close(promise: nil)
+            return
         }
+        let what = kind == .head ? "request head" : "request body"
+        let text = "The \(what) did not arrive within \(Int(saturating: seconds.rounded())) s; the connection is closed.\n"
+        var out = channel.allocator.buffer(capacity: 160)
+        out.writeString("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(text.utf8.count)\r\n\r\n\(text)")
+        front.writeAndFlush(NIOAny(out)).whenComplete { _ in channel.close(promise: nil) }
+        // The 408 may sit behind output the client never reads: close regardless, soon.
+        channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
     }
+
+    fileprivate var requestNumber: Int { machine.heads }
 
     fileprivate func stop() {
         timer?.cancel()
@@ -191,6 +214,22 @@ private final class RequestActivityHandler: ChannelDuplexHandler {
 
     init(_ timeouts: HTTPTimeouts) { self.timeouts = timeouts }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        timeouts.requests = context
+        // An HTTP/2 stream has no byte observer: its timers start here.
+        if timeouts.front == nil { timeouts.event { $0.connectionStarted() } }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeouts.requests = nil
+        if timeouts.front == nil { timeouts.stop() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if timeouts.front == nil { timeouts.stop() }
+        context.fireChannelInactive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head: timeouts.event { $0.headRead() }
@@ -201,8 +240,14 @@ private final class RequestActivityHandler: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { timeouts.event { $0.responseEnded() } }
-        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        timeouts.event { $0.responseEnded() }
+        // Idle only once the response has left: until then a client that reads nothing is
+        // bounded by the send timeout, and a slow download is not cut off as "idle".
+        let request = timeouts.requestNumber
+        let sent = promise ?? context.eventLoop.makePromise()
+        sent.futureResult.assumeIsolated().whenComplete { [timeouts] _ in timeouts.event { $0.responseSent(request: request) } }
+        context.write(data, promise: sent)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

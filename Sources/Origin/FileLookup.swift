@@ -52,21 +52,27 @@ struct FileLookup: Sendable {
 
     /// Reads `range` of the file into one buffer.
     func read(_ file: FoundFile, range: ClosedRange<Int>?, allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO swapped in for the file must not hold a thread in open().
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw OriginError.read(file.path, String(cString: strerror(errno))) }
         defer { close(fd) }
+        // What was opened is checked, not what was looked up: the path may now be a folder.
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw OriginError.read(file.path, "no longer a regular file") }
         let start = range?.lowerBound ?? 0
         let count = range.map { $0.count } ?? file.size
         var buffer = allocator.buffer(capacity: count)
         var done = 0
         while done < count {
-            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { ptr in
-                pread(fd, ptr.baseAddress, count - done, off_t(start + done))
+            var failure: Int32 = 0
+            // The closure's result moves the writer index: never negative (that traps).
+            let n = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count - done) { ptr -> Int in
+                let r = pread(fd, ptr.baseAddress, count - done, off_t(start + done))
+                if r < 0 { failure = errno }
+                return max(r, 0)
             }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw OriginError.read(file.path, String(cString: strerror(errno)))
-            }
+            if failure == EINTR { continue }
+            if failure != 0 { throw OriginError.read(file.path, String(cString: strerror(failure))) }
             if n == 0 { throw OriginError.read(file.path, "file shrank while being read") }
             done += n
         }

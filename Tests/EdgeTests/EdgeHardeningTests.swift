@@ -167,6 +167,28 @@ import Topology
         #expect(try await eventually { ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").contains("GET /a HTTP/1.1") })
     }
 
+    /// A refusal is answered as soon as it is known, not after a body the client may trickle
+    /// for ever, and the connection is closed.
+    @Test func refusalsDoNotWaitForTheBody() async throws {
+        let origin = try await Self.plainOrigin()
+        let dir = TemporaryFolder()
+        let e = try await Self.edge(origin: origin.url) {
+            $0.maxRequestBodySize = 1_000
+            $0.controlListen = ListenAddress(host: "127.0.0.1", port: 0)
+            $0.controlToken = Self.token
+            $0.dataDirectory = dir.path + "/data"
+        }
+        defer { Task { await e.stop(); await origin.stop() } }
+        let control = try RawConnection(host: "127.0.0.1", port: e.controlPort, timeout: 2)
+        control.send("PUT /push/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nsome")
+        #expect(try control.readResponse().status == 401, "no token: refused before the body")
+        #expect(control.waitForClose(timeout: 2))
+        let big = try RawConnection(host: "127.0.0.1", port: e.port, timeout: 2)
+        big.send("POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n" + String(repeating: "b", count: 2048) + "\r\n")
+        #expect(try big.readResponse().status == 413, "over max_request_body_size: refused before the body ends")
+        #expect(big.waitForClose(timeout: 2))
+    }
+
     @Test func variantsOfOneURLAreCapped() async throws {
         let origin = ScriptedOrigin()
         origin.route("/v") { r in .init(headers: [("Cache-Control", "public, max-age=60"), ("Vary", "User-Agent")], body: r.header("user-agent") ?? "") }

@@ -3,9 +3,8 @@ import Testing
 
 /// The timer an HTTP/1 connection runs, event by event (the pure machine behind `HTTPTimeouts`).
 @Suite struct TimeoutMachineTests {
-    enum Event: CustomStringConvertible {
-        case start, bytes, head, body, end, response, writable(Bool)
-        var description: String { "\(self)" }
+    enum Event {
+        case start, bytes, head, body, end, response, sent(Int), writable(Bool)
     }
 
     static func run(_ events: [Event]) -> (HTTPTimeoutMachine, [HTTPTimeoutMachine.Action]) {
@@ -19,6 +18,7 @@ import Testing
             case .body: actions.append(m.bodyRead())
             case .end: actions.append(m.requestEnded())
             case .response: actions.append(m.responseEnded())
+            case .sent(let n): actions.append(m.responseSent(request: n))
             case .writable(let w): actions.append(m.writabilityChanged(writable: w))
             }
         }
@@ -31,14 +31,20 @@ import Testing
         ([.start, .bytes, .bytes], [.arm(.head), .keep, .keep], .readingHead, true),
         // Head, then body progress re-arms the body timer, then the server answers.
         ([.start, .bytes, .head, .body, .body, .end], [.arm(.head), .keep, .arm(.body), .arm(.body), .arm(.body), .cancel], .responding, false),
-        // After a response: idle (keep-alive) until a byte of the next request, then its head timeout.
-        ([.start, .bytes, .head, .end, .response], [.arm(.head), .keep, .arm(.body), .cancel, .arm(.idle)], .idle, false),
-        ([.start, .bytes, .head, .end, .response, .bytes], [.arm(.head), .keep, .arm(.body), .cancel, .arm(.idle), .arm(.head)], .readingHead, true),
-        // A client that stops reading while answered: the send timeout, cancelled when it reads.
+        // The response handed over is not yet sent: still answering; idle once it has left.
+        ([.start, .bytes, .head, .end, .response], [.arm(.head), .keep, .arm(.body), .cancel, .cancel], .responding, false),
+        ([.start, .bytes, .head, .end, .response, .sent(1)], [.arm(.head), .keep, .arm(.body), .cancel, .cancel, .arm(.idle)], .idle, false),
+        ([.start, .bytes, .head, .end, .response, .sent(1), .bytes], [.arm(.head), .keep, .arm(.body), .cancel, .cancel, .arm(.idle), .arm(.head)],
+         .readingHead, true),
+        // A client that stops reading while answered, even after the end was handed over: the
+        // send timeout, cancelled when it reads again.
         ([.start, .head, .end, .writable(false)], [.arm(.head), .arm(.body), .cancel, .arm(.send)], .blockedOnClient, false),
+        ([.start, .head, .end, .response, .writable(false)], [.arm(.head), .arm(.body), .cancel, .cancel, .arm(.send)], .blockedOnClient, false),
         ([.start, .head, .end, .writable(false), .writable(true)], [.arm(.head), .arm(.body), .cancel, .arm(.send), .cancel], .responding, false),
-        // Writability does not matter between requests: the idle timer bounds those.
-        ([.start, .head, .end, .response, .writable(false)], [.arm(.head), .arm(.body), .cancel, .arm(.idle), .keep], .idle, false),
+        // A pipelined request that started before the previous response left is not made idle by it.
+        ([.start, .head, .end, .response, .head, .sent(1)], [.arm(.head), .arm(.body), .cancel, .cancel, .arm(.body), .keep], .readingBody, true),
+        // Answered before the body ended (a 413): answering, not reading.
+        ([.start, .head, .body, .response], [.arm(.head), .arm(.body), .arm(.body), .cancel], .responding, false),
         // Bytes while answering (a pipelined request) keep the phase.
         ([.start, .head, .end, .bytes], [.arm(.head), .arm(.body), .cancel, .keep], .responding, false),
     ]
