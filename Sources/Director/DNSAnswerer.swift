@@ -30,6 +30,37 @@ public struct DNSAnswerer: Sendable {
         to query: [UInt8], from source: IPAddress?, transport: Transport,
         route: (IPAddress?, CIDR?) -> RouteDecision
     ) -> [UInt8]? {
+        guard let (first, limit) = answer(to: query, from: source, transport: transport, route: route) else { return nil }
+        var r = first
+        // Every answer, errors included, fits its transport (RFC 1035 §4.2.1, RFC 6891 §7):
+        // when it does not, it says it is truncated and the client asks again over TCP.
+        var bytes = r.encode()
+        if bytes.count > limit {
+            r.truncated = true
+            r.answers = []
+            r.authority = []
+            r.additional = []
+            bytes = r.encode()
+            if bytes.count > limit {
+                r.questions = []
+                bytes = r.encode()
+            }
+        }
+        return bytes
+    }
+
+    /// The largest answer for this transport and query: 1232 bytes over UDP (DNS flag day
+    /// 2020: no IP fragmentation), or less when the query says so, never less than 512 (RFC
+    /// 6891 §6.2.5); 512 without EDNS; 65,535 over TCP.
+    static func limit(transport: Transport, query: DNSMessage?) -> Int {
+        guard transport == .udp else { return 65_535 }
+        return query?.edns.map { max(512, min(udpPayloadSize, Int($0.udpPayloadSize))) } ?? 512
+    }
+
+    private func answer(
+        to query: [UInt8], from source: IPAddress?, transport: Transport,
+        route: (IPAddress?, CIDR?) -> RouteDecision
+    ) -> (DNSMessage, Int)? {
         // Never answer an answer (reflection loops), and do not spend a parse on one.
         if query.count >= 3, query[2] & 0x80 != 0 { return nil }
         let q: DNSMessage
@@ -40,15 +71,13 @@ public struct DNSAnswerer: Sendable {
             case .noHeader:
                 return nil
             case .malformed(let id, _):
-                guard query[2] & 0x80 == 0 else { return nil }  // a malformed response: drop
                 var m = DNSMessage()
                 m.id = id
                 m.isResponse = true
                 m.rcode = DNSMessage.RCode.formErr
-                return m.encode()
+                return (m, Self.limit(transport: transport, query: nil))
             }
         }
-        guard !q.isResponse else { return nil }  // never answer an answer (reflection loops)
         var r = DNSMessage()
         r.id = q.id
         r.isResponse = true
@@ -58,27 +87,27 @@ public struct DNSAnswerer: Sendable {
         if q.edns != nil { r.edns = EDNS(udpPayloadSize: UInt16(Self.udpPayloadSize)) }
         guard q.opcode == 0 else {
             r.rcode = DNSMessage.RCode.notImp
-            return r.encode()
+            return (r, Self.limit(transport: transport, query: q))
         }
         guard q.questions.count == 1, let question = q.questions.first else {
             r.rcode = DNSMessage.RCode.formErr
-            return r.encode()
+            return (r, Self.limit(transport: transport, query: q))
         }
         // RFC 6891 §6.1.3: an EDNS version this server does not implement gets BADVERS, with
         // the version it does (0).
         if let e = q.edns, e.version != 0 {
             r.rcode = 0
             r.edns?.extendedRCode = DNSMessage.RCode.badVersExtended
-            return r.encode()
+            return (r, Self.limit(transport: transport, query: q))
         }
         // RFC 7871 §7.1.1: a query's ECS scope must be 0.
         if let e = q.edns, (e.clientSubnet?.scopePrefix ?? 0) != 0 {
             r.rcode = DNSMessage.RCode.formErr
-            return r.encode()
+            return (r, Self.limit(transport: transport, query: q))
         }
         guard question.qclass == 1 || question.qclass == 255, question.name.isWithin(zone) else {
             r.rcode = DNSMessage.RCode.refused
-            return r.encode()
+            return (r, Self.limit(transport: transport, query: q))
         }
         r.authoritative = true
         let relative = question.name.folded.dropLast(zone.labels.count)
@@ -115,18 +144,6 @@ public struct DNSAnswerer: Sendable {
             r.rcode = DNSMessage.RCode.nxDomain
             r.authority = [soa]
         }
-        var bytes = r.encode()
-        // DNS flag day 2020: UDP answers fit 1232 bytes (no IP fragmentation), or less when the
-        // query says so; never less than 512 (RFC 6891 §6.2.5). Without EDNS, 512.
-        let limit = transport == .tcp ? 65_535 : q.edns.map { max(512, min(Self.udpPayloadSize, Int($0.udpPayloadSize))) } ?? 512
-        if bytes.count > limit {
-            // RFC 1035 §4.2.1 / RFC 6891 §7: say it is truncated; the client retries over TCP.
-            r.truncated = true
-            r.answers = []
-            r.authority = []
-            r.additional = []
-            bytes = r.encode()
-        }
-        return bytes
+        return (r, Self.limit(transport: transport, query: q))
     }
 }

@@ -59,7 +59,8 @@ final class DNSTCPHandler: ChannelInboundHandler {
             pending = buffer.readableBytes > 0 ? buffer : nil
             let source = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
             guard let answer = director.answerDNS(query, from: source, transport: .tcp), answer.count <= 65_535 else {
-                context.close(promise: nil)
+                // Not a query: the answers already written go out first.
+                context.writeAndFlush(NIOAny(ByteBuffer())).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
                 return
             }
             var out = context.channel.allocator.buffer(capacity: answer.count + 2)
@@ -69,15 +70,12 @@ final class DNSTCPHandler: ChannelInboundHandler {
             wrote = true
         }
         if wrote { context.flush() }
-        // Read on only while answers leave and no more than one message is waiting.
-        let wantMore = context.channel.isWritable && (pending?.readableBytes ?? 0) <= 65_537
+        // Read on only while answers leave: what is buffered is then at most what the reads
+        // already under way bring (the listener reads a few times per wake-up).
+        let wantMore = context.channel.isWritable
         if wantMore != reading {
             reading = wantMore
             context.channel.setOption(ChannelOptions.autoRead, value: wantMore).whenFailure { _ in }
-        }
-        if let p = pending, p.readableBytes > 65_537 + 65_536 {
-            // More than a whole message and a read beyond it while not reading: not a client.
-            context.close(promise: nil)
         }
     }
 

@@ -67,12 +67,13 @@ public final class DirectorServer: Sendable {
                 tcpLimits.maxConnections = d.maxDNSTCPConnections
                 tcpLimits.maxConnectionsPerClient = d.maxDNSTCPConnectionsPerClient
                 let idle = d.dnsTCPIdleTimeout
+                let dnsTCPStats = self.dnsTCPStats
                 let tcp = try await HTTPListener.bind(host: d.dnsListen.host, port: dnsPort, group: group, limits: tcpLimits,
                                                       stats: dnsTCPStats) { ch in
                     ch.eventLoop.makeCompletedFuture {
                         // RFC 7766 §6.2.3: idle connections are closed; a client gets a few seconds.
                         try ch.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(clamping: idle)))
-                        try ch.pipeline.syncOperations.addHandler(IdleCloseHandler(stats: nil))
+                        try ch.pipeline.syncOperations.addHandler(IdleCloseHandler(stats: dnsTCPStats))
                         try ch.pipeline.syncOperations.addHandler(DNSTCPHandler(director: core))
                     }
                 }

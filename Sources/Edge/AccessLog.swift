@@ -50,15 +50,16 @@ public final class AccessLog: Sendable {
     }
 
     func append(_ line: String) {
-        let queued = queue.withLock { q -> Bool in
+        // Woken once when the queue stops being empty, not once per line.
+        let wasEmpty = queue.withLock { q -> Bool in
             guard q.lines.count < Self.maxQueued else {
                 q.dropped += 1
                 return false
             }
             q.lines.append(line)
-            return true
+            return q.lines.count == 1
         }
-        if queued { wake.signal() }
+        if wasEmpty { wake.signal() }
     }
 
     /// Opens the file again by its path (after a rotation moved the old one away).
@@ -118,9 +119,32 @@ public final class AccessLog: Sendable {
 
     static func line(client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) -> String {
-        func quoted(_ s: String?) -> String { "\"\((s ?? "-").replacingOccurrences(of: "\"", with: "\\\""))\"" }
-        let target = target.utf8.count > maxTarget ? String(decoding: target.utf8.prefix(maxTarget), as: UTF8.self) + "..." : target
-        return "\(client ?? "-") - - [\(clfDate(now))] \"\(method) \(target.replacingOccurrences(of: "\"", with: "%22")) \(version)\" \(status) \(bytes) \(quoted(referer)) \(quoted(userAgent)) \(outcome.logWord) \(String(format: "%.3f", seconds))"
+        func quoted(_ s: String?) -> String { "\"\(escaped(s ?? "-", max: maxField))\"" }
+        let secondsText = seconds.isFinite ? String(format: "%.3f", max(0, min(seconds, 1e9))) : "-"
+        return "\(client ?? "-") - - [\(clfDate(now))] \"\(escaped(method, max: 64)) \(escaped(target, max: maxTarget)) \(version)\" \(status) \(bytes) \(quoted(referer)) \(quoted(userAgent)) \(outcome.logWord) \(secondsText)"
+    }
+
+    /// Longest Referer or User-Agent written.
+    static let maxField = 512
+
+    /// A client's text as one safe log field: cut at `max` bytes (marked `...`), quotes,
+    /// backslashes and control characters escaped as `\xHH` (nginx's escaping), so a line
+    /// is one line and a terminal showing it runs nothing.
+    static func escaped(_ s: String, max: Int) -> String {
+        let bytes = s.utf8
+        guard bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) || bytes.count > max else { return s }
+        var out = ""
+        for b in bytes.prefix(max) {
+            if b < 0x20 || b == 0x7F || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+                let hex = String(b, radix: 16, uppercase: true)
+                out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            } else {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            }
+        }
+        // Bytes above 0x7F were appended one by one; read the cut text back as UTF-8.
+        let text = String(decoding: out.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }, as: UTF8.self)
+        return bytes.count > max ? text + "..." : text
     }
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]

@@ -51,6 +51,8 @@ final class EdgeHandler: ChannelInboundHandler {
     private var peer: String?
     /// The client is in the `deny` list: every request gets a 403.
     private var denied = false
+    /// The client as per-client limits count it (its IPv6 /64).
+    private var peerKey = ""
 
     init(edge: EdgeContext, overTLS: Bool) {
         self.edge = edge
@@ -61,7 +63,9 @@ final class EdgeHandler: ChannelInboundHandler {
         self.context = context
         // HTTP/2 streams are child channels: the address is the parent connection's.
         peer = (context.channel.remoteAddress ?? context.channel.parent?.remoteAddress)?.ipAddress
-        if !edge.config.deny.isEmpty, let address = peer.flatMap({ IPAddress($0) }) {
+        let address = peer.flatMap { IPAddress($0) }
+        peerKey = address?.clientKey ?? peer ?? ""
+        if !edge.config.deny.isEmpty, let address {
             denied = edge.config.deny.contains { $0.contains(address) }
         }
     }
@@ -124,7 +128,7 @@ final class EdgeHandler: ChannelInboundHandler {
 
     private func receive(_ request: HTTPRequestHead, body: ByteBuffer?) {
         sequence += 1
-        if let limiter = edge.rateLimiter, let retryAfter = limiter.admit(peer ?? "", now: edge.clock()) {
+        if let limiter = edge.rateLimiter, let retryAfter = limiter.admit(peerKey, now: edge.clock()) {
             edge.stats.refusedRequest(.rateLimited)
             return writeText(request, .tooManyRequests, "Too many requests from \(peer ?? "this address"); retry in \(retryAfter) s.\n",
                              extra: ["Retry-After": String(retryAfter)])

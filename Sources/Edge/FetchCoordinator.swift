@@ -9,6 +9,8 @@ final class FetchCoordinator: Sendable {
     private struct State {
         var inFlight: [CacheKey: InFlightFetch] = [:]
         var uncollapsibleUntil: [CacheKey: Double] = [:]
+        /// When expired marks were last swept (at most once a second: a sweep is O(marks)).
+        var swept = 0.0
     }
 
     enum JoinOutcome {
@@ -76,12 +78,13 @@ final class FetchCoordinator: Sendable {
         let now = until - Self.uncollapsibleSeconds
         state.withLock { s in
             if s.uncollapsibleUntil.count >= Self.maxUncollapsible, s.uncollapsibleUntil[key] == nil {
-                // Full: forget what has expired; if nothing has, forget any one (it is only
-                // collapsed again, which costs a wait, never a wrong answer).
+                // Full: forget what has expired, at most once a second; until then the new mark
+                // is not kept (the key is only collapsed again, which costs a wait, never a
+                // wrong answer).
+                guard now - s.swept >= 1 else { return }
+                s.swept = now
                 s.uncollapsibleUntil = s.uncollapsibleUntil.filter { $0.value > now }
-                if s.uncollapsibleUntil.count >= Self.maxUncollapsible, let any = s.uncollapsibleUntil.keys.first {
-                    s.uncollapsibleUntil[any] = nil
-                }
+                guard s.uncollapsibleUntil.count < Self.maxUncollapsible else { return }
             }
             s.uncollapsibleUntil[key] = until
         }

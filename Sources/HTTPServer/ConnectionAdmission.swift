@@ -26,7 +26,8 @@ public final class ConnectionAdmission: Sendable {
     /// it closes.
     public func admit(_ channel: any Channel) -> ListenerStats.Refusal? {
         let id = ObjectIdentifier(channel)
-        let client = channel.remoteAddress?.ipAddress ?? ""
+        let address = channel.remoteAddress?.ipAddress ?? ""
+        let client = IPAddress(address)?.clientKey ?? address
         let refusal: ListenerStats.Refusal? = state.withLock { s in
             if s.open.count >= limits.maxConnections { return .total }
             let mine = s.perClient[client, default: 0]

@@ -159,14 +159,18 @@ final class ChildProcesses: @unchecked Sendable {
         let stdin = Pipe()
         p.standardInput = stdin
         p.terminationHandler = { [weak self] proc in self?.exited(child, proc) }
+        // Set before it runs: a child that dies at once must see this run's start time.
+        lock.withLock { child.startedAt = Date() }
         do { try p.run() } catch {
             throw OperatorError("could not start \(child.name) (\(child.executable) \(child.arguments.joined(separator: " "))): \(error)")
         }
-        lock.withLock {
+        let stopped = lock.withLock {
             child.process = p
             child.stdin = stdin
-            child.startedAt = Date()
+            return stopping
         }
+        // stopAll ran while this one was starting: it is not in its list, so stop it here.
+        if stopped { kill(p.processIdentifier, SIGTERM) }
     }
 
     private func exited(_ child: Child, _ proc: Process) {
@@ -198,7 +202,7 @@ final class ChildProcesses: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if TCPProbe.accepts(host: host, port: port) { return }
-            if let child = lock.withLock({ children.first { $0.name == name } }), !lock.withLock({ child.process.isRunning }), child.failures > 0 {
+            if lock.withLock({ children.first { $0.name == name }.map { !$0.process.isRunning && $0.failures > 0 } ?? false }) {
                 await stopAll()
                 throw OperatorError("\(name) exited before listening on \(host):\(port); see its error above")
             }

@@ -77,6 +77,12 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return hex[..<best.start].joined(separator: ":") + "::" + hex[(best.start + best.length)...].joined(separator: ":")
     }
 
+    /// Who a client is for per-client limits: an IPv4 address, or the /64 of an IPv6 one (a
+    /// single subscriber or host usually holds a whole /64 and can pick any address in it).
+    public var clientKey: String {
+        isIPv4 ? description : masked(to: 64).description + "/64"
+    }
+
     /// The address with all but the first `prefix` bits cleared.
     public func masked(to prefix: Int) -> IPAddress {
         let prefix = max(0, min(prefix, bytes.count * 8))
