@@ -57,6 +57,19 @@ import Topology
         #expect(try DNSMessage.parse(tcp).answers.count == 200, "TCP carries it all")
     }
 
+    @Test func errorAnswersFitUDPToo() throws {
+        // Fifteen long questions: FORMERR (one question per query), and no 3 kB answer over UDP.
+        var q = DNSMessage()
+        q.id = 7
+        q.questions = (0..<15).map { i in DNSQuestion(name: DNSName(labels: (0..<4).map { _ in String(repeating: Character(UnicodeScalar(97 + i)!), count: 50) }), type: 1) }
+        let bytes = q.encode()
+        #expect(bytes.count > 2_000)
+        let answer = try #require(Self.answerer.respond(to: bytes, from: nil, transport: .udp, route: DNSCodecTests.route(edges: 2)))
+        #expect(answer.count <= 512, "\(answer.count) bytes")
+        let m = try DNSMessage.parse(answer)
+        #expect(m.rcode == DNSMessage.RCode.formErr && m.truncated)
+    }
+
     @Test func queriesWithThousandsOfRecordsAreFormErrWithoutParsingThem() throws {
         var q = DNSCodecTests.query("cdn.example.test")
         q[6] = 0xFF; q[7] = 0xFF  // ANCOUNT 65535
