@@ -1,5 +1,6 @@
 import Foundation
 import HTTPCaching
+import HTTPServer
 import Synchronization
 
 /// One line per request, nginx's combined format plus the cache outcome and the time taken:
@@ -90,22 +91,9 @@ public final class AccessLog: Sendable {
         done.signal()
     }
 
-    /// Writes all of `text` with write(2); false when the file refuses it (ENOSPC, EIO, …).
+    /// Writes all of `text`; false when the file refuses it (ENOSPC, EIO, …).
     private func write(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        return fd.withLock { f in
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { b -> Int in
-                    guard let base = b.baseAddress else { return -1 }
-                    return Glibc.write(f, base + offset, b.count - offset)
-                }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
+        fd.withLock { FileDescriptorWrite.all($0, text) }
     }
 
     /// Writes what is queued and stops the writer.

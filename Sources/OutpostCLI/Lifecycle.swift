@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import HTTPServer
 
 /// Waiting for the process to be told to stop: SIGINT, SIGTERM, or (for children of
 /// `outpost up`) the parent going away, seen as end of file on standard input.
@@ -60,19 +61,7 @@ enum Retainer {
 enum Log {
     static func line(_ s: String) { write(2, s + "\n") }
 
-    static func write(_ fd: Int32, _ s: String) {
-        let bytes = Array(s.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { b -> Int in
-                guard let base = b.baseAddress else { return -1 }
-                return Glibc.write(fd, base + offset, b.count - offset)
-            }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return }
-            offset += n
-        }
-    }
+    static func write(_ fd: Int32, _ s: String) { FileDescriptorWrite.all(fd, s) }
 }
 
 /// Process-wide settings every `outpost` command starts with.
