@@ -1,4 +1,6 @@
 import Foundation
+import HTTPCaching
+import HTTPServer
 import Synchronization
 import Topology
 
@@ -10,6 +12,9 @@ public final class DirectorCore: Sendable {
     public let answerer: DNSAnswerer
     public let monitor: HealthMonitor
     public let stats: FleetStats
+    /// Connection counters of the HTTP listener and of DNS over TCP (in /status.json).
+    public let httpListener = ListenerStats()
+    public let dnsTCPListener = ListenerStats()
     let log: @Sendable (String) -> Void
     let clock: @Sendable () -> Double
 
@@ -22,7 +27,7 @@ public final class DirectorCore: Sendable {
         self.log = log
         answerer = DNSAnswerer(
             zone: fleet.director.zone, ttl: fleet.director.ttl, answerCount: fleet.director.answerCount,
-            nameServerAddress: IPAddress(fleet.director.dnsListen.host), serial: UInt32(clamping: Int(clock()))
+            nameServerAddress: IPAddress(fleet.director.dnsListen.host), serial: UInt32(clamping: Int(saturating: clock()))
         )
     }
 

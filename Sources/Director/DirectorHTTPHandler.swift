@@ -61,7 +61,8 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
         case "/dashboard.json":
             writeEncodable(context, h, .ok, Dashboard.body(stats: core.stats, health: core.monitor.snapshot))
         case "/status.json":
-            writeEncodable(context, h, .ok, StatusBody(edges: core.monitor.snapshot, changes: core.monitor.recentChanges))
+            writeEncodable(context, h, .ok, StatusBody(edges: core.monitor.snapshot, changes: core.monitor.recentChanges,
+                                                       connections: ["http": .init(core.httpListener), "dnsTCP": .init(core.dnsTCPListener)]))
         default:
             let d = core.route(client: clientAddress(h, peer: peer), subnet: nil)
             guard let edge = d.edges.first else {
@@ -107,6 +108,22 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
     struct StatusBody: Encodable {
         var edges: [EdgeHealth]
         var changes: [HealthChange]
+        var connections: [String: ConnectionCounts]
+    }
+
+    /// A listener's connection counters, as /status.json shows them.
+    struct ConnectionCounts: Encodable {
+        var open: Int
+        var accepted: Int
+        var refused: [String: Int]
+        var timeouts: [String: Int]
+
+        init(_ s: ListenerStats) {
+            open = s.open
+            accepted = s.accepted
+            refused = Dictionary(uniqueKeysWithValues: ListenerStats.Refusal.allCases.map { ($0.label, s.refused($0)) })
+            timeouts = Dictionary(uniqueKeysWithValues: ListenerStats.Timeout.allCases.map { ($0.label, s.timedOut($0)) })
+        }
     }
 
     private func write(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: HTTPResponseStatus, json: [String: String]) {

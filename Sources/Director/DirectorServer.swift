@@ -14,7 +14,7 @@ public final class DirectorServer: Sendable {
     private let http = Mutex<HTTPListener?>(nil)
     private let tcpListener = Mutex<HTTPListener?>(nil)
     /// Connection counters of DNS over TCP.
-    public let dnsTCPStats = ListenerStats()
+    public var dnsTCPStats: ListenerStats { core.dnsTCPListener }
     private let checker = Mutex<Task<Void, Never>?>(nil)
     private let poller = Mutex<Task<Void, Never>?>(nil)
     private let client: HTTPClient
@@ -67,7 +67,7 @@ public final class DirectorServer: Sendable {
                 tcpLimits.maxConnections = d.maxDNSTCPConnections
                 tcpLimits.maxConnectionsPerClient = d.maxDNSTCPConnectionsPerClient
                 let idle = d.dnsTCPIdleTimeout
-                let dnsTCPStats = self.dnsTCPStats
+                let dnsTCPStats = core.dnsTCPListener
                 let tcp = try await HTTPListener.bind(host: d.dnsListen.host, port: dnsPort, group: group, limits: tcpLimits,
                                                       stats: dnsTCPStats) { ch in
                     ch.eventLoop.makeCompletedFuture {
@@ -86,7 +86,7 @@ public final class DirectorServer: Sendable {
                 continue
             }
         }
-        let h = try await HTTPListener.bind(host: d.httpListen.host, port: d.httpListen.port, group: group, limits: d.limits) {
+        let h = try await HTTPListener.bind(host: d.httpListen.host, port: d.httpListen.port, group: group, limits: d.limits, stats: core.httpListener) {
             DirectorHTTPHandler(core: core)
         }
         http.withLock { $0 = h }

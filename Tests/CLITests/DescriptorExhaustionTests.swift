@@ -36,3 +36,31 @@ import Testing
         #expect(edge.isRunning)
     }
 }
+
+/// Log rotation as operators do it with nginx: move the file away, send SIGUSR1, and the edge
+/// writes a new file at the configured path.
+@Suite(.serialized) struct LogRotationTests {
+    @Test func sigusr1ReopensTheAccessLog() async throws {
+        let dir = TemporaryFolder()
+        let port = Int.random(in: 20_000...40_000)
+        let log = dir.path + "/access.log"
+        let config = dir.write("e.toml", "name = \"rot\"\nlisten = \"127.0.0.1:\(port)\"\norigin = \"http://127.0.0.1:1\"\norigin_connect_timeout = 0.2\naccess_log = \"\(log)\"\n")
+        let edge = Process()
+        edge.executableURL = URL(fileURLWithPath: CLITests.binary)
+        edge.arguments = ["edge", "--config", config, "--exit-with-parent"]
+        let stdin = Pipe()
+        edge.standardInput = stdin
+        edge.standardError = FileHandle.nullDevice
+        try edge.run()
+        defer { kill(edge.processIdentifier, SIGKILL) }
+        #expect(try await eventually(timeout: 15) { (try? RawHTTP.request("GET", "/before", port: port, timeout: 1)) != nil })
+        #expect(try await eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("GET /before") })
+        try FileManager.default.moveItem(atPath: log, toPath: log + ".1")
+        kill(edge.processIdentifier, SIGUSR1)
+        #expect(try await eventually { FileManager.default.fileExists(atPath: log) }, "reopened by path")
+        _ = try? RawHTTP.request("GET", "/after", port: port, timeout: 1)
+        #expect(try await eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("GET /after") })
+        #expect(!(((try? String(contentsOfFile: log + ".1", encoding: .utf8)) ?? "").contains("/after")))
+        #expect(edge.isRunning)
+    }
+}

@@ -119,7 +119,7 @@ import Topology
     }
 
     @Test func dnsOverTCPCapsConnectionsPerClient() async throws {
-        let (d, dns, _, _) = try await Self.director("max_dns_tcp_connections_per_client = 2")
+        let (d, dns, http, _) = try await Self.director("max_dns_tcp_connections_per_client = 2")
         defer { Task { await d.stop() } }
         let held = try (0..<2).map { _ in try RawConnection(host: "127.0.0.1", port: dns, timeout: 1) }
         try await Task.sleep(for: .milliseconds(100))
@@ -127,6 +127,8 @@ import Topology
         #expect(third.waitForClose(timeout: 2))
         #expect(d.dnsTCPStats.refused(.perClient) == 1)
         #expect(held.count == 2)
+        let status = try await RawHTTP.async("GET", "/status.json", port: http)
+        #expect(status.text.contains("\"dnsTCP\":{\"accepted\":2,\"open\":2,\"refused\":{\"per_client\":1,\"total\":0}"), "\(status.text.suffix(400))")
     }
 
     /// A client that pipelines queries and reads nothing: the director stops reading once its
