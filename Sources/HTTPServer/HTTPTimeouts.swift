@@ -309,3 +309,33 @@ public final class IdleCloseHandler: ChannelInboundHandler {
         context.fireUserInboundEventTriggered(event)
     }
 }
+
+/// Closes a connection that has read nothing within `seconds` of its start (an HTTP/2 client
+/// that never sends its preface gets the head timeout, not the idle one). Counted as a head
+/// timeout; the first byte cancels it.
+public final class FirstByteTimeoutHandler: ChannelInboundHandler {
+    public typealias InboundIn = NIOAny
+    private let seconds: Double
+    private let stats: ListenerStats
+    private var timer: Scheduled<Void>?
+
+    public init(seconds: Double, stats: ListenerStats) {
+        self.seconds = seconds
+        self.stats = stats
+    }
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        timer = context.eventLoop.scheduleTask(in: .seconds(clamping: seconds)) { [stats, channel = context.channel] in
+            stats.recordTimeout(.head)
+            channel.close(promise: nil)
+        }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelRead(data)
+    }
+}

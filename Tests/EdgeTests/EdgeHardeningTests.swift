@@ -131,6 +131,33 @@ import Topology
         #expect(e.tlsListenerStats.timedOut(.handshake) == 1)
     }
 
+    /// An HTTP/2 client that completes TLS but never sends its preface is closed by the head
+    /// timeout, not kept for the idle one.
+    @Test func anHTTP2ClientWithoutAPrefaceIsClosedByTheHeadTimeout() async throws {
+        guard let openssl = ProcessRun.find(["/usr/bin/openssl", "/bin/openssl"]) else {
+            Issue.record("openssl is needed for this test (.ci/run installs it)")
+            return
+        }
+        let origin = try await Self.plainOrigin()
+        let e = try await Self.edge(origin: origin.url) {
+            $0.tlsListen = ListenAddress(host: "127.0.0.1", port: 0)
+            $0.limits.headTimeout = 1
+        }
+        defer { Task { await e.stop(); await origin.stop() } }
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: openssl)
+        client.arguments = ["s_client", "-quiet", "-alpn", "h2", "-connect", "127.0.0.1:\(e.tlsPort)"]
+        let stdin = Pipe()
+        client.standardInput = stdin
+        client.standardOutput = FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
+        try client.run()
+        defer { if client.isRunning { client.terminate() } }
+        #expect(try await eventually(timeout: 6) { !client.isRunning }, "the edge closed the silent HTTP/2 connection")
+        #expect(e.tlsListenerStats.timedOut(.head) == 1)
+        _ = stdin
+    }
+
     /// A full disk under the access log (/dev/full answers every write with ENOSPC): the edge
     /// keeps serving and counts the lines it could not write.
     @Test func aFullDiskUnderTheAccessLogLosesLinesNotRequests() async throws {
