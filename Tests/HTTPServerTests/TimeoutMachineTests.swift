@@ -4,7 +4,9 @@ import Testing
 /// The timer an HTTP/1 connection runs, event by event (the pure machine behind `HTTPTimeouts`).
 @Suite struct TimeoutMachineTests {
     enum Event {
-        case start, bytes, head, body, end, response, sent(Int), writable(Bool)
+        /// `response`: the end was handed to a socket that took it; `responseUnread`: to one
+        /// whose buffer is full (the client is not reading).
+        case start, bytes, head, body, end, response, responseUnread, writable(Bool)
     }
 
     static func run(_ events: [Event]) -> (HTTPTimeoutMachine, [HTTPTimeoutMachine.Action]) {
@@ -17,8 +19,8 @@ import Testing
             case .head: actions.append(m.headRead())
             case .body: actions.append(m.bodyRead())
             case .end: actions.append(m.requestEnded())
-            case .response: actions.append(m.responseEnded())
-            case .sent(let n): actions.append(m.responseSent(request: n))
+            case .response: actions.append(m.responseEnded(writable: true))
+            case .responseUnread: actions.append(m.responseEnded(writable: false))
             case .writable(let w): actions.append(m.writabilityChanged(writable: w))
             }
         }
@@ -31,20 +33,22 @@ import Testing
         ([.start, .bytes, .bytes], [.arm(.head), .keep, .keep], .readingHead, true),
         // Head, then body progress re-arms the body timer, then the server answers.
         ([.start, .bytes, .head, .body, .body, .end], [.arm(.head), .keep, .arm(.body), .arm(.body), .arm(.body), .cancel], .responding, false),
-        // The response handed over is not yet sent: still answering; idle once it has left.
-        ([.start, .bytes, .head, .end, .response], [.arm(.head), .keep, .arm(.body), .cancel, .cancel], .responding, false),
-        ([.start, .bytes, .head, .end, .response, .sent(1)], [.arm(.head), .keep, .arm(.body), .cancel, .cancel, .arm(.idle)], .idle, false),
-        ([.start, .bytes, .head, .end, .response, .sent(1), .bytes], [.arm(.head), .keep, .arm(.body), .cancel, .cancel, .arm(.idle), .arm(.head)],
-         .readingHead, true),
-        // A client that stops reading while answered, even after the end was handed over: the
-        // send timeout, cancelled when it reads again.
+        // A response the socket took: idle until a byte of the next request, then its head timeout.
+        ([.start, .bytes, .head, .end, .response], [.arm(.head), .keep, .arm(.body), .cancel, .arm(.idle)], .idle, false),
+        ([.start, .bytes, .head, .end, .response, .bytes], [.arm(.head), .keep, .arm(.body), .cancel, .arm(.idle), .arm(.head)], .readingHead, true),
+        // A response the client is not reading: the send timeout, and idle once it has drained.
+        ([.start, .head, .end, .responseUnread], [.arm(.head), .arm(.body), .cancel, .arm(.send)], .blockedOnClient, false),
+        ([.start, .head, .end, .responseUnread, .writable(true)], [.arm(.head), .arm(.body), .cancel, .arm(.send), .arm(.idle)], .idle, false),
+        // Blocked while still answering (a long body being written): send timeout, cancelled on progress.
         ([.start, .head, .end, .writable(false)], [.arm(.head), .arm(.body), .cancel, .arm(.send)], .blockedOnClient, false),
-        ([.start, .head, .end, .response, .writable(false)], [.arm(.head), .arm(.body), .cancel, .cancel, .arm(.send)], .blockedOnClient, false),
         ([.start, .head, .end, .writable(false), .writable(true)], [.arm(.head), .arm(.body), .cancel, .arm(.send), .cancel], .responding, false),
-        // A pipelined request that started before the previous response left is not made idle by it.
-        ([.start, .head, .end, .response, .head, .sent(1)], [.arm(.head), .arm(.body), .cancel, .cancel, .arm(.body), .keep], .readingBody, true),
-        // Answered before the body ended (a 413): answering, not reading.
-        ([.start, .head, .body, .response], [.arm(.head), .arm(.body), .arm(.body), .cancel], .responding, false),
+        // Writability does not matter between requests: the idle timer bounds those.
+        ([.start, .head, .end, .response, .writable(false)], [.arm(.head), .arm(.body), .cancel, .arm(.idle), .keep], .idle, false),
+        // A pipelined request that started while the previous response drained keeps its own timer.
+        ([.start, .head, .end, .responseUnread, .head, .writable(true)], [.arm(.head), .arm(.body), .cancel, .arm(.send), .arm(.body), .keep],
+         .readingBody, true),
+        // Answered before the body ended (a 413): waiting for the next request, not the body.
+        ([.start, .head, .body, .response], [.arm(.head), .arm(.body), .arm(.body), .arm(.idle)], .idle, false),
         // Bytes while answering (a pipelined request) keep the phase.
         ([.start, .head, .end, .bytes], [.arm(.head), .arm(.body), .cancel, .keep], .responding, false),
     ]
