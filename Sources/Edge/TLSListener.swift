@@ -39,7 +39,7 @@ enum TLSListener {
                         // been read for the idle timeout (a client waiting on a response still
                         // sends WINDOW_UPDATEs and PINGs as it reads).
                         connection.eventLoop.makeCompletedFuture {
-                            try connection.pipeline.syncOperations.addHandler(FirstByteTimeoutHandler(seconds: limits.headTimeout, stats: stats))
+                            try connection.pipeline.syncOperations.addHandler(HandshakeTimeoutHandler(seconds: limits.headTimeout, stats: stats, counted: .head, endsOnFirstRead: true))
                             try connection.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(clamping: limits.idleTimeout)))
                             try connection.pipeline.syncOperations.addHandler(IdleCloseHandler(stats: stats))
                         }.flatMap {

@@ -281,38 +281,51 @@ private final class RequestActivityHandler: ChannelDuplexHandler {
     }
 }
 
-/// Closes a connection whose TLS (or other) handshake has not finished in time. The protocol
-/// layer says when it has, by calling `done` from a user event it recognises.
+/// Closes a connection when a first step has not finished in time: a TLS handshake (ended by
+/// the user event `isCompletion` recognises), or, with `endsOnFirstRead`, the first bytes (an
+/// HTTP/2 client that never sends its preface gets the head timeout, not the idle one).
 public final class HandshakeTimeoutHandler: ChannelInboundHandler {
     public typealias InboundIn = NIOAny
     private let seconds: Double
     private let stats: ListenerStats
+    private let kind: ListenerStats.Timeout
+    private let endsOnFirstRead: Bool
     private let isCompletion: (Any) -> Bool
     private var timer: Scheduled<Void>?
 
-    /// `isCompletion` recognises the user event that ends the handshake (e.g. NIOSSL's
-    /// `TLSUserEvent.handshakeCompleted`).
-    public init(seconds: Double, stats: ListenerStats, isCompletion: @escaping (Any) -> Bool) {
+    public init(
+        seconds: Double, stats: ListenerStats, counted kind: ListenerStats.Timeout = .handshake, endsOnFirstRead: Bool = false,
+        isCompletion: @escaping (Any) -> Bool = { _ in false }
+    ) {
         self.seconds = seconds
         self.stats = stats
+        self.kind = kind
+        self.endsOnFirstRead = endsOnFirstRead
         self.isCompletion = isCompletion
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        timer = context.eventLoop.scheduleTask(in: .seconds(clamping: seconds)) { [stats, channel = context.channel] in
-            stats.recordTimeout(.handshake)
+        timer = context.eventLoop.scheduleTask(in: .seconds(clamping: seconds)) { [stats, kind, channel = context.channel] in
+            stats.recordTimeout(kind)
             channel.close(promise: nil)
         }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if endsOnFirstRead { done() }
+        context.fireChannelRead(data)
+    }
+
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         context.fireUserInboundEventTriggered(event)
-        if isCompletion(event) {
-            timer?.cancel()
-            timer = nil
-        }
+        if isCompletion(event) { done() }
+    }
+
+    private func done() {
+        timer?.cancel()
+        timer = nil
     }
 }
 
@@ -331,35 +344,5 @@ public final class IdleCloseHandler: ChannelInboundHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
-    }
-}
-
-/// Closes a connection that has read nothing within `seconds` of its start (an HTTP/2 client
-/// that never sends its preface gets the head timeout, not the idle one). Counted as a head
-/// timeout; the first byte cancels it.
-public final class FirstByteTimeoutHandler: ChannelInboundHandler {
-    public typealias InboundIn = NIOAny
-    private let seconds: Double
-    private let stats: ListenerStats
-    private var timer: Scheduled<Void>?
-
-    public init(seconds: Double, stats: ListenerStats) {
-        self.seconds = seconds
-        self.stats = stats
-    }
-
-    public func handlerAdded(context: ChannelHandlerContext) {
-        timer = context.eventLoop.scheduleTask(in: .seconds(clamping: seconds)) { [stats, channel = context.channel] in
-            stats.recordTimeout(.head)
-            channel.close(promise: nil)
-        }
-    }
-
-    public func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
-
-    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        timer?.cancel()
-        timer = nil
-        context.fireChannelRead(data)
     }
 }
