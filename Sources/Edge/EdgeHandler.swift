@@ -12,12 +12,12 @@ final class EdgeHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private enum Mode {
-        /// Waiting for the fetch's first event.
+        /// Waiting for the fetch's head.
         case waiting
         /// Writing the origin's response as it arrives.
         case streaming
-        /// Collecting the body first, to apply Range or a precondition to it.
-        case buffering(FetchedHead, ByteBuffer)
+        /// Writing one range of it as it arrives; `offset` is the body bytes seen so far.
+        case ranged(ClosedRange<Int>, offset: Int)
     }
 
     private struct Current {
@@ -26,6 +26,9 @@ final class EdgeHandler: ChannelInboundHandler {
         var key: CacheKey
         var collapsed = false
         var mode = Mode.waiting
+        /// The fetch this request reads, and its place in it.
+        var fetch: InFlightFetch?
+        var waiter: InFlightFetch.WaiterID = 0
         /// What a streamed response will be counted as, and its body bytes so far.
         var outcome = Outcome.miss
         var status = 200
@@ -44,6 +47,12 @@ final class EdgeHandler: ChannelInboundHandler {
     private var current: Current?
     /// When the current request's head arrived, for the access log.
     private var started = 0.0
+    /// Body bytes written to this connection and not yet taken by the socket, and the most
+    /// allowed (`client_buffer_size`).
+    private var pendingBytes = 0
+    private let window: Int
+    /// A pull waits for `pendingBytes` to drop below the window.
+    private var drainWaiting = false
 
     /// The request came over TLS (`X-Forwarded-Proto: https`).
     private let scheme: String
@@ -57,6 +66,7 @@ final class EdgeHandler: ChannelInboundHandler {
     init(edge: EdgeContext, overTLS: Bool) {
         self.edge = edge
         self.scheme = overTLS ? "https" : "http"
+        self.window = edge.config.clientBufferSize
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -197,10 +207,12 @@ final class EdgeHandler: ChannelInboundHandler {
         )
         let edge = self.edge
         switch edge.coordinator.join(key, waiter: makeWaiter(request), store: edge.store, makeFetch: { InFlightFetch(plan: plan, edge: edge) }) {
-        case .joined:
+        case .joined(let fetch, let id):
             current?.collapsed = true
-        case .started(let fetch):
+            read(fetch, id)
+        case .started(let fetch, let id):
             fetch.start(body: nil, clientAddress: clientAddress)
+            read(fetch, id)
         case .stored(let stored):
             deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: edge.clock()))))
         case .alone:
@@ -218,94 +230,170 @@ final class EdgeHandler: ChannelInboundHandler {
         let fetch = InFlightFetch(plan: plan, edge: edge)
         var waiter = makeWaiter(request)
         waiter.isInitiator = true
-        _ = fetch.join(waiter)
+        guard let id = fetch.join(waiter) else { return }
         fetch.start(body: body, clientAddress: clientAddress)
+        read(fetch, id)
     }
 
     private var clientAddress: String? { peer }
 
     private func makeWaiter(_ request: HTTPRequestHead) -> InFlightFetch.Waiter {
-        guard let context else { return InFlightFetch.Waiter(deliver: { _ in }, requestHeaders: request.headers, isInitiator: false) }
+        guard let context else { return InFlightFetch.Waiter(wake: {}, requestHeaders: request.headers, isInitiator: false, wantsBody: false) }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
         let sequence = self.sequence
         return InFlightFetch.Waiter(
-            deliver: { event in loop.execute { bound.value.fetchEvent(event, sequence: sequence) } },
-            requestHeaders: request.headers, isInitiator: false
+            wake: { loop.execute { bound.value.pump(sequence: sequence) } },
+            requestHeaders: request.headers, isInitiator: false, wantsBody: request.method != .HEAD
         )
     }
 
     // MARK: deliver
 
-    private func fetchEvent(_ event: FetchEvent, sequence: Int) {
-        guard var cur = current, cur.sequence == sequence else { return }
-        switch (event, cur.mode) {
-        case (.head(let head), .waiting):
-            if cur.request.method == .HEAD {
-                writeHead(cur, head)
-                return finish(cur.request, status: Int(head.status.code), bytes: 0, outcome: outcome(head.cacheStatus, collapsed: cur.collapsed))
-            }
-            if head.status == .ok, let length = head.contentLength, length <= edge.config.maxObjectSize, Self.needsWholeBody(cur.request) {
-                cur.mode = .buffering(head, ByteBuffer())
-                current = cur
+    /// Starts reading the response of `fetch` as waiter `id`.
+    private func read(_ fetch: InFlightFetch, _ id: InFlightFetch.WaiterID) {
+        current?.fetch = fetch
+        current?.waiter = id
+        pump()
+    }
+
+    private func pump(sequence: Int) {
+        guard current?.sequence == sequence else { return }
+        pump()
+    }
+
+    /// Pulls from the fetch while the connection can take more: at most `client_buffer_size`
+    /// bytes are ever waiting to be written to this client; beyond that the next pull waits for
+    /// writes to complete.
+    private func pump() {
+        var flush = false
+        defer { if flush { context?.flush() } }
+        while let cur = current, let fetch = cur.fetch {
+            if pendingBytes >= window {
+                drainWaiting = true
                 return
             }
-            writeHead(cur, head)
-            cur.mode = .streaming
-            cur.outcome = outcome(head.cacheStatus, collapsed: cur.collapsed)
-            cur.status = Int(head.status.code)
-            current = cur
-        case (.body(let chunk), .streaming):
-            current?.bytes += chunk.readableBytes
-            context?.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
-        case (.body(var chunk), .buffering(let head, var body)):
-            body.writeBuffer(&chunk)
-            cur.mode = .buffering(head, body)
-            current = cur
-        case (.end, .streaming):
-            finish(cur.request, status: cur.status, bytes: cur.bytes, outcome: cur.outcome)
-        case (.end, .buffering(let head, let body)):
-            let now = edge.clock()
-            var headers = head.headers
-            for name in ResponseDelivery.setOnDelivery { headers.remove(name: name) }
-            let whole = StoredResponse(
-                status: head.status, headers: headers, body: body,
-                freshness: Freshness(lifetime: 0, correctedInitialAge: head.age, responseTime: now), vary: head.vary
-            )
-            deliver(whole, head.cacheStatus)
-        case (.failed(let failure), .waiting), (.failed(let failure), .buffering):
-            var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
-            status.collapsed = cur.collapsed
-            writeText(cur.request, failure.status, failure.message + "\n", cacheStatus: status, outcome: .error)
-        case (.failed, .streaming):
-            // Mid-body: the client must see a broken response, never a short "complete" one.
-            current = nil
-            record(cur.request, status: cur.status, bytes: cur.bytes, outcome: .error)
-            context?.close(promise: nil)
-        case (.stored(let stored, let status), .waiting):
-            deliver(stored, status)
-        case (.fetchAlone, .waiting):
-            fetchAlone(key: cur.key, request: cur.request, intent: .ifAllowed, reason: "miss", body: nil)
-        default:
-            break
+            let pull = fetch.next(cur.waiter, budget: window - pendingBytes)
+            switch (pull, cur.mode) {
+            case (.wait, _):
+                return
+            case (.head(let head), .waiting):
+                if !startResponse(cur, head) { return }
+                flush = true
+            case (.body(let chunks), .streaming):
+                for chunk in chunks { writeBody(chunk) }
+                current?.bytes += chunks.reduce(0) { $0 + $1.readableBytes }
+                flush = true
+            case (.body(let chunks), .ranged(let range, var offset)):
+                // The requested bytes go out as they arrive; the fetch goes on storing the rest.
+                for chunk in chunks {
+                    let start = offset, end = offset + chunk.readableBytes  // [start, end)
+                    offset = end
+                    let from = max(start, range.lowerBound), to = min(end, range.upperBound + 1)
+                    if from < to, let slice = chunk.getSlice(at: chunk.readerIndex + from - start, length: to - from) {
+                        writeBody(slice)
+                        current?.bytes += slice.readableBytes
+                    }
+                }
+                current?.mode = .ranged(range, offset: offset)
+                flush = true
+                if offset > range.upperBound {
+                    flush = false
+                    return finish(cur.request, status: 206, bytes: current?.bytes ?? 0, outcome: cur.outcome)
+                }
+            case (.end, .streaming):
+                flush = false
+                return finish(cur.request, status: cur.status, bytes: cur.bytes, outcome: cur.outcome)
+            case (.stored(let stored, let status), .waiting):
+                return deliver(stored, status)
+            case (.fetchAlone, .waiting):
+                return fetchAlone(key: cur.key, request: cur.request, intent: .ifAllowed, reason: "miss", body: nil)
+            case (.failed(let failure), .waiting):
+                var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
+                status.collapsed = cur.collapsed
+                return writeText(cur.request, failure.status, failure.message + "\n", cacheStatus: status, outcome: .error)
+            case (.gone, .waiting):
+                var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
+                status.collapsed = cur.collapsed
+                return writeText(cur.request, .badGateway, "The origin request for \(cur.key.path) ended before its response head.\n",
+                                 cacheStatus: status, outcome: .error)
+            default:
+                // Mid-body failure, or a body that ended short of its range: the client must see
+                // a broken response, never a short "complete" one.
+                flush = false
+                return abort(cur)
+            }
         }
     }
 
-    /// Range and preconditions are answered on the whole stored representation.
-    private static func needsWholeBody(_ request: HTTPRequestHead) -> Bool {
-        request.headers.contains(name: "range") || request.headers.contains(name: "if-none-match")
-            || request.headers.contains(name: "if-modified-since")
-    }
-
-    private func writeHead(_ cur: Current, _ head: FetchedHead) {
+    /// Writes the response head for the origin's head, deciding conditionals and Range on it
+    /// (so a range of a cold object leaves as soon as its bytes arrive). False when the
+    /// response is complete with the head (HEAD, 304, 416).
+    private func startResponse(_ cur: Current, _ head: FetchedHead) -> Bool {
+        var cur = cur
+        cur.outcome = outcome(head.cacheStatus, collapsed: cur.collapsed)
+        let selection = ResponseDelivery.select(
+            status: head.status, request: cur.request, etag: head.headers.first(name: "etag"),
+            lastModified: head.headers.first(name: "last-modified"), length: head.contentLength
+        )
         var headers = head.headers
         headers.remove(name: "age")  // the edge states the age
-        var status = head.cacheStatus
-        status.collapsed = cur.collapsed
-        ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: status, via: edge.via)
+        var cacheStatus = head.cacheStatus
+        cacheStatus.collapsed = cur.collapsed
+        ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: cacheStatus, via: edge.via)
+        let status = ResponseDelivery.apply(selection, to: &headers, status: head.status, length: head.contentLength)
         if !cur.request.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
-        context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: cur.request.version, status: head.status, headers: headers))), promise: nil)
+        context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: cur.request.version, status: status, headers: headers))), promise: nil)
+        cur.status = Int(status.code)
+        switch selection {
+        case _ where cur.request.method == .HEAD, .notModified, .unsatisfiable:
+            finish(cur.request, status: cur.status, bytes: 0, outcome: cur.outcome)
+            return false
+        case .partial(let range):
+            cur.mode = .ranged(range, offset: 0)
+        case .full:
+            cur.mode = .streaming
+        }
+        current = cur
+        return true
+    }
+
+    /// Writes a body chunk, counting it until the socket took it.
+    private func writeBody(_ chunk: ByteBuffer) {
+        guard let context else { return }
+        let n = chunk.readableBytes
+        pendingBytes += n
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.assumeIsolated().whenComplete { [self] _ in written(n) }
+        context.write(wrapOutboundOut(.body(.byteBuffer(chunk))), promise: promise)
+    }
+
+    private func written(_ n: Int) {
+        pendingBytes -= n
+        if drainWaiting, pendingBytes < window {
+            drainWaiting = false
+            pump()
+        }
+    }
+
+    /// Breaks the response off (the origin failed mid-body): the connection is closed.
+    private func abort(_ cur: Current) {
+        cur.fetch.map { $0.leave(cur.waiter) }
+        current = nil
+        record(cur.request, status: cur.status, bytes: cur.bytes, outcome: .error)
+        // What was written goes out first; the close then tells the client it is short.
         context?.flush()
+        context?.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The client went away: its place in the fetch is given up (which cancels a response
+        // that nobody else reads and that is not being stored).
+        if let cur = current, let fetch = cur.fetch {
+            fetch.leave(cur.waiter)
+            current?.fetch = nil
+        }
+        context.fireChannelInactive()
     }
 
     private func deliver(_ stored: StoredResponse, _ status: CacheStatus) {
@@ -379,6 +467,7 @@ final class EdgeHandler: ChannelInboundHandler {
 
     /// Ends the response; the pipelining handler then lets the next request through.
     private func finish(_ request: HTTPRequestHead, status: Int, bytes: Int, outcome: Outcome, close: Bool = false) {
+        if let cur = current, let fetch = cur.fetch { fetch.leave(cur.waiter) }
         current = nil
         record(request, status: status, bytes: bytes, outcome: outcome)
         guard let context else { return }

@@ -126,6 +126,7 @@ public final class EdgeStats: Sendable {
     private let exporter = CounterExporter()
     private let originRequests: Counter
     private let originBytes: Counter
+    private let originCancels: Counter
     private let originLatency: DurationHistogram
     private let storedObjects: Gauge
     private let storedBytes: Gauge
@@ -169,6 +170,9 @@ public final class EdgeStats: Sendable {
         openConnections = open
         originRequests = registry.makeCounter(descriptor: .outpost("origin_requests_total", "Requests sent to the origin"), labels: labels)
         originBytes = registry.makeCounter(descriptor: .outpost("origin_body_bytes_total", "Body bytes received from the origin"), labels: labels)
+        originCancels = registry.makeCounter(
+            descriptor: .outpost("origin_cancelled_total", "Origin requests cancelled because every client of a response that was not being stored went away"),
+            labels: labels)
         originLatency = registry.makeDurationHistogram(
             descriptor: .outpost("origin_response_seconds", "Time from sending an origin request to its response head"), labels: labels,
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -196,6 +200,11 @@ public final class EdgeStats: Sendable {
 
     func originBody(_ bytes: Int) {
         state.withLock { $0.origin.bytes += bytes }
+    }
+
+    /// Counted straight into the metric: nothing is kept between scrapes.
+    func originCancelled() {
+        originCancels.increment()
     }
 
     func originLatency(seconds: Double) {

@@ -15,9 +15,9 @@ final class FetchCoordinator: Sendable {
 
     enum JoinOutcome {
         /// Waiting on a fetch already under way.
-        case joined
-        /// The caller's fetch was registered: start it.
-        case started(InFlightFetch)
+        case joined(InFlightFetch, InFlightFetch.WaiterID)
+        /// The caller's fetch was registered, with the caller as its initiator: start it.
+        case started(InFlightFetch, InFlightFetch.WaiterID)
         /// Fresh in the store after all (stored between the caller's lookup and now).
         case stored(StoredResponse)
         /// Not collapsible now: the caller fetches alone.
@@ -44,16 +44,16 @@ final class FetchCoordinator: Sendable {
                 if until > now { return .alone }
                 s.uncollapsibleUntil[key] = nil
             }
-            if let f = s.inFlight[key], f.join(waiter) { return .joined }
+            if let f = s.inFlight[key], let id = f.join(waiter) { return .joined(f, id) }
             if let stored = store.lookup(key, requestHeaders: waiter.requestHeaders), stored.freshness.state(at: now) == .fresh {
                 return .stored(stored)
             }
             let f = makeFetch()
             var initiator = waiter
             initiator.isInitiator = true
-            _ = f.join(initiator)
+            guard let id = f.join(initiator) else { return .alone }
             s.inFlight[key] = f
-            return .started(f)
+            return .started(f, id)
         }
     }
 

@@ -6,19 +6,16 @@ import NIOHTTP1
 import NIOPosix
 import Synchronization
 
-/// Steps 4 and 5 of the request path, **fetch** and **store**: one origin request, streamed to
-/// every request waiting on it as it arrives (late joiners get what came so far, then the rest),
-/// and stored when it is complete and RFC 9111 allows it. An origin that fails mid-body leaves
-/// nothing stored. It is the AsyncHTTPClient delegate of its own request; its callbacks run on
-/// the client's event loop and hand each waiter its events on the waiter's own loop.
+/// Steps 4 and 5 of the request path, **fetch** and **store**: the shell that runs one
+/// `FetchMachine`. It sends the origin request, feeds the machine what the origin sends, and
+/// carries out what the machine returns: waking waiters, pausing, resuming or cancelling the
+/// origin read, storing the object, running the asset pipeline. Its lock is held for a
+/// transition only: never across a waiter's code, a store write or the pipeline. It is the
+/// AsyncHTTPClient delegate of its own request.
 final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     typealias Response = Void
-
-    struct Waiter {
-        var deliver: @Sendable (FetchEvent) -> Void
-        var requestHeaders: HTTPHeaders
-        var isInitiator: Bool
-    }
+    typealias Waiter = FetchMachine.Waiter
+    typealias WaiterID = FetchMachine.WaiterID
 
     /// What to do with the response.
     enum StoreIntent: Sendable {
@@ -45,67 +42,85 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         var target: String?
     }
 
-    private enum Phase {
-        case waitingForHead
-        case streaming(FetchedHead)
-        /// The body is complete and goes through the asset pipeline; requests arriving now wait
-        /// for the processed object.
-        case processing(CacheStatus)
-        case finished
-        case resolved(StoredResponse, CacheStatus)
-        case failed(OriginFailure)
-    }
-
     private struct State {
-        var phase = Phase.waitingForHead
-        var waiters: [Waiter] = []
-        var chunks: [ByteBuffer] = []
-        var bodyBytes = 0
-        var storing = false
+        var machine: FetchMachine
+        var task: HTTPClient.Task<Void>?
+        var cancelRequested = false
+        /// The origin read waits on this while slow readers catch up.
+        var paused: EventLoopPromise<Void>?
         var storedStatus: HTTPResponseStatus = .ok
         var storedHeaders = HTTPHeaders()
         /// Computed when the head arrived, from all of its headers (Age among them, which the
         /// stored headers leave out) and the operator's rule.
         var storedFreshness: Freshness?
+        var cacheStatus: CacheStatus?
         var requestTime = 0.0
         var responseTime = 0.0
     }
 
+    private static let nextWaiterID = Atomic<UInt64>(1)
+
     let plan: Plan
     private let edge: EdgeContext
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(plan: Plan, edge: EdgeContext) {
         self.plan = plan
         self.edge = edge
+        state = Mutex(State(machine: FetchMachine(window: edge.config.clientBufferSize, cancelBeforeHead: plan.intent == .never)))
     }
 
-    /// Adds a waiter. False when it is too late to join (the body can no longer be replayed):
-    /// the caller then looks in the store again or fetches on its own.
-    func join(_ waiter: Waiter) -> Bool {
-        state.withLock { s in
-            switch s.phase {
-            case .waitingForHead:
-                s.waiters.append(waiter)
-                return true
-            case .streaming(let head):
-                guard s.storing else { return false }
-                if Self.admit(waiter, head) {
-                    waiter.deliver(.head(head))
-                    for c in s.chunks { waiter.deliver(.body(c)) }
-                    s.waiters.append(waiter)
-                }
-                return true
-            case .resolved(let stored, let status):
-                waiter.deliver(.stored(stored, status))
-                return true
-            case .processing:
-                s.waiters.append(waiter)
-                return true
-            case .finished, .failed:
-                return false
-            }
+    // MARK: the waiters' side
+
+    /// Adds a waiter; nil when it is too late to join (the caller then looks in the store again
+    /// or fetches alone).
+    func join(_ waiter: Waiter) -> WaiterID? {
+        let id = Self.nextWaiterID.wrappingAdd(1, ordering: .relaxed).oldValue
+        return state.withLock { $0.machine.join(id, waiter) } ? id : nil
+    }
+
+    /// The waiter's next part of the response (see `FetchMachine.next`).
+    func next(_ id: WaiterID, budget: Int) -> FetchMachine.Pull {
+        var pull = FetchMachine.Pull.wait
+        transition { m in
+            let (p, actions) = m.next(id, budget: budget)
+            pull = p
+            return actions
         }
+        return pull
+    }
+
+    /// The waiter is done or gone; the last reader of a response that is not stored cancels it.
+    func leave(_ id: WaiterID) {
+        transition { $0.leave(id) }
+    }
+
+    /// Runs one transition under the lock, then its actions outside it.
+    private func transition(_ body: (inout FetchMachine) -> [FetchMachine.Action]) {
+        let (wakers, resume, cancel): ([@Sendable () -> Void], EventLoopPromise<Void>?, HTTPClient.Task<Void>?) = state.withLock { s in
+            let actions = body(&s.machine)
+            var wakers: [@Sendable () -> Void] = []
+            var resume: EventLoopPromise<Void>?
+            var cancel: HTTPClient.Task<Void>?
+            for action in actions {
+                switch action {
+                case .wake(let ids): wakers += s.machine.wakers(ids)
+                case .pauseOrigin: break  // the body callback creates the promise
+                case .resumeOrigin:
+                    resume = s.paused
+                    s.paused = nil
+                case .cancelOrigin:
+                    s.cancelRequested = true
+                    cancel = s.task
+                    resume = s.paused
+                    s.paused = nil
+                }
+            }
+            return (wakers, resume, cancel)
+        }
+        cancel?.cancel()
+        resume?.succeed()
+        for wake in wakers { wake() }
     }
 
     /// Sends the origin request. Call once, after the initiator joined.
@@ -123,13 +138,20 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             if let etag = stale.etag { headers.replaceOrAdd(name: "If-None-Match", value: etag) }
             if let lm = stale.lastModified { headers.replaceOrAdd(name: "If-Modified-Since", value: lm) }
         }
+        // A HEAD on a miss asks for the whole object, to store it; when it turns out not to be
+        // stored, the machine cancels the request right after the head.
         let method: HTTPMethod = plan.method == .HEAD && plan.intent == .ifAllowed ? .GET : plan.method
         let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
         edge.stats.originRequest()
         do {
             let request = try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
-            _ = edge.client.execute(request: request, delegate: self, eventLoop: .indifferent)
+            let task = edge.client.execute(request: request, delegate: self, eventLoop: .indifferent)
+            let cancelled = state.withLock { s in
+                s.task = task
+                return s.cancelRequested
+            }
+            if cancelled { task.cancel() }
         } catch {
             fail(OriginFailure(status: .badRequest, message: "The edge could not build an origin request for \(plan.key.path): \(error)"))
         }
@@ -143,8 +165,27 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        receivedBody(buffer)
-        return task.eventLoop.makeSucceededVoidFuture()
+        edge.stats.originBody(buffer.readableBytes)
+        var tooLarge = false
+        var wait: EventLoopFuture<Void>?
+        transition { m in
+            let (large, actions) = m.receivedBody(buffer, maxStored: edge.config.maxObjectSize)
+            tooLarge = large
+            return actions
+        }
+        // Paused: the next read waits until the slowest reader is within the window again.
+        state.withLock { s in
+            if s.machine.originPaused, !s.cancelRequested {
+                let promise = s.paused ?? task.eventLoop.makePromise(of: Void.self)
+                s.paused = promise
+                wait = promise.futureResult
+            }
+        }
+        if tooLarge {
+            edge.log("\(plan.key.path) is larger than max_object_size (\(edge.config.maxObjectSize) bytes); streamed, not stored")
+            edge.coordinator.detach(plan.key, self)
+        }
+        return wait ?? task.eventLoop.makeSucceededVoidFuture()
     }
 
     func didFinishRequest(task: HTTPClient.Task<Void>) throws {
@@ -152,6 +193,12 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+        if let e = error as? HTTPClientError, e == .cancelled, state.withLock({ $0.cancelRequested }) {
+            // Every reader went away from a response that was not being stored.
+            edge.stats.originCancelled()
+            edge.coordinator.detach(plan.key, self)
+            return
+        }
         let timeout = "\(error)".contains("readTimeout") || "\(error)".contains("deadlineExceeded")
         let message = timeout
             ? "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s."
@@ -159,7 +206,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         fail(OriginFailure(status: timeout ? .gatewayTimeout : .badGateway, message: message))
     }
 
-    // MARK: the state machine
+    // MARK: the origin's side
 
     private func receivedHead(_ head: HTTPResponseHead) {
         let now = edge.clock()
@@ -206,133 +253,80 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         )
         let storing = storability == .storable && fits
         state.withLock { s in
-            s.phase = .streaming(fetched)
-            s.storing = storing
             s.storedStatus = head.status
             s.storedFreshness = freshness
+            s.cacheStatus = cacheStatus
             // Content-Length, Age and Accept-Ranges are the edge's to say on each delivery.
             var stored = headers
             for name in ResponseDelivery.setOnDelivery { stored.remove(name: name) }
             s.storedHeaders = stored
-            s.waiters = s.waiters.filter { w in
-                let ok = Self.admit(w, fetched)
-                w.deliver(ok ? .head(fetched) : .fetchAlone)
-                return ok
-            }
         }
+        transition { $0.receivedHead(fetched, storing: storing) }
         if storability != .storable && plan.intent == .ifAllowed { edge.coordinator.markUncollapsible(plan.key) }
         if !storing { edge.coordinator.detach(plan.key, self) }
     }
 
-    /// May this waiter be given this response? The initiator always; others only when it is
-    /// shareable and their request selects the same variant (§4.1).
-    private static func admit(_ w: Waiter, _ head: FetchedHead) -> Bool {
-        w.isInitiator || (head.shareable && head.vary.matches(w.requestHeaders))
-    }
-
-    private func receivedBody(_ buffer: ByteBuffer) {
-        edge.stats.originBody(buffer.readableBytes)
-        let tooLarge: Bool = state.withLock { s in
-            guard case .streaming = s.phase else { return false }
-            for w in s.waiters { w.deliver(.body(buffer)) }
-            guard s.storing else { return false }
-            s.bodyBytes += buffer.readableBytes
-            if s.bodyBytes > edge.config.maxObjectSize {
-                s.storing = false
-                s.chunks = []
-                return true
-            }
-            s.chunks.append(buffer)
-            return false
-        }
-        if tooLarge {
-            edge.log("\(plan.key.path) is larger than max_object_size (\(edge.config.maxObjectSize) bytes); streamed, not stored")
-            edge.coordinator.detach(plan.key, self)
-        }
-    }
-
     private func finished() {
-        // Storing, ending the waiters' responses and closing the door to new joiners happen in
-        // one step: a request arriving meanwhile either joins before (and gets every byte) or
-        // finds the stored object. (The store's lock nests inside this one, never the reverse.)
-        // An object for the asset pipeline is stored after it, off the event loop; requests
-        // that arrive meanwhile wait for it.
-        let (refused, status, toProcess): (Int?, UInt, (StoredResponse, CacheStatus)?) = state.withLock { s in
-            guard case .streaming(let head) = s.phase else { return (nil, 0, nil) }
-            var refused: Int?
-            var toProcess: (StoredResponse, CacheStatus)?
-            if s.storing {
-                var body = ByteBuffer()
-                body.reserveCapacity(s.bodyBytes)
-                for var c in s.chunks { body.writeBuffer(&c) }
-                let response = StoredResponse(
-                    status: s.storedStatus, headers: s.storedHeaders, body: body,
-                    freshness: s.storedFreshness
-                        ?? Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
-                    vary: head.vary
-                )
-                if edge.assets.applies(path: plan.key.path, status: s.storedStatus, headers: s.storedHeaders),
-                   edge.assets.reserve(response.body.readableBytes) {
-                    toProcess = (response, head.cacheStatus)
-                } else if !edge.store.insert(plan.key, response) {
-                    refused = response.cost
-                }
-            }
-            s.phase = toProcess.map { .processing($0.1) } ?? .finished
-            s.chunks = []
-            for w in s.waiters { w.deliver(.end) }
-            s.waiters = []
-            return (refused, s.storedStatus.code, toProcess)
+        // The body is complete. Readers still take it from the kept chunks at their own pace;
+        // requests arriving until the object is in the store join and read the same chunks,
+        // then the door closes and new requests find the stored object. An object for the
+        // asset pipeline is processed off the event loop; requests arriving meanwhile wait for
+        // the processed object.
+        var whole: ByteBuffer?
+        transition { m in
+            let (body, actions) = m.receivedEnd()
+            whole = body
+            return actions
         }
-        if let (response, cacheStatus) = toProcess {
-            let immutable = CacheControl(headers: response.headers).immutable
-            NIOThreadPool.singleton.submit { [self] _ in
-                let processed = edge.assets.apply(response, strongest: immutable)
-                edge.assets.release(response.body.readableBytes)
-                state.withLock { s in
+        let (status, headers, freshness, cacheStatus) = state.withLock { s in
+            (s.storedStatus, s.storedHeaders,
+             s.storedFreshness ?? Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
+             s.cacheStatus ?? CacheStatus(cacheName: edge.config.name, outcome: .forward(plan.forwardReason)))
+        }
+        if let body = whole, let vary = state.withLock({ $0.machine.head?.vary }) {
+            let response = StoredResponse(status: status, headers: headers, body: body, freshness: freshness, vary: vary)
+            if edge.assets.applies(path: plan.key.path, status: status, headers: headers), edge.assets.reserve(body.readableBytes) {
+                state.withLock { $0.machine.processing(cacheStatus) }
+                let immutable = CacheControl(headers: headers).immutable
+                NIOThreadPool.singleton.submit { [self] _ in
+                    let processed = edge.assets.apply(response, strongest: immutable)
+                    edge.assets.release(response.body.readableBytes)
                     _ = edge.store.insert(plan.key, processed)
-                    s.phase = .finished
-                    for w in s.waiters { w.deliver(.stored(processed, cacheStatus)) }
-                    s.waiters = []
+                    edge.coordinator.detach(plan.key, self)
+                    transition { m in
+                        m.closeToJoiners()
+                        return m.resolve(processed, cacheStatus)
+                    }
                 }
-                edge.coordinator.detach(plan.key, self)
+                return
             }
-            return
-        }
-        if let cost = refused, cost > edge.store.budget {
-            edge.log("\(plan.key.path) not stored: larger than the whole cache budget (cache_size)")
+            if !edge.store.insert(plan.key, response), response.cost > edge.store.budget {
+                edge.log("\(plan.key.path) not stored: larger than the whole cache budget (cache_size)")
+            }
         }
         edge.coordinator.detach(plan.key, self)
+        state.withLock { $0.machine.closeToJoiners() }
         // §4.4: a successful unsafe request invalidates what is stored for its URL.
-        if plan.intent == .never, plan.method != .OPTIONS, status < 400 { edge.store.remove(plan.key) }
+        if plan.intent == .never, plan.method != .OPTIONS, status.code < 400 { edge.store.remove(plan.key) }
     }
 
     private func fail(_ failure: OriginFailure) {
         let now = edge.clock()
-        var staleFallback: StoredResponse?
-        state.withLock { s in
-            if case .waitingForHead = s.phase, let stale = plan.revalidating, stale.freshness.mayServeOnError(at: now) {
-                staleFallback = stale
-            }
+        let beforeHead = state.withLock { s in
+            if case .waitingForHead = s.machine.phase { return true }
+            return false
         }
-        if let stale = staleFallback {
+        if beforeHead, let stale = plan.revalidating, stale.freshness.mayServeOnError(at: now) {
             edge.log("\(failure.message) Serving the stale copy (stale-if-error).")
             return resolve(stale, forwardStatus: nil, detail: "stale-if-error")
         }
-        let wasStreaming: Bool = state.withLock { s in
-            let streaming: Bool
-            switch s.phase {
-            case .waitingForHead: streaming = false
-            case .streaming: streaming = true
-            default: return false
-            }
-            s.phase = .failed(failure)
-            s.chunks = []
-            for w in s.waiters { w.deliver(.failed(failure)) }
-            s.waiters = []
-            return streaming
+        var midBody = false
+        transition { m in
+            let (mid, actions) = m.failed(failure)
+            midBody = mid
+            return actions
         }
-        edge.log(wasStreaming ? "\(failure.message) The response was cut off mid-body; nothing stored." : failure.message)
+        edge.log(midBody ? "\(failure.message) The response was cut off mid-body; nothing stored." : failure.message)
         edge.coordinator.detach(plan.key, self)
     }
 
@@ -347,11 +341,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         }
         status.forwardStatus = forwardStatus
         status.detail = detail
-        state.withLock { s in
-            s.phase = .resolved(stored, status)
-            for w in s.waiters { w.deliver(.stored(stored, status)) }
-            s.waiters = []
-        }
+        transition { $0.resolve(stored, status) }
         edge.coordinator.detach(plan.key, self)
     }
 

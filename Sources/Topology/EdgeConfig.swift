@@ -12,6 +12,9 @@ public struct EdgeConfig: Sendable, Equatable {
     public var maxObjectSize: Int
     /// The memory tier's eviction policy: `s3fifo` (default) or `lru`.
     public var eviction: String = "s3fifo"
+    /// Most bytes of a response that is not stored held for one slow client (the origin read
+    /// is paused beyond it).
+    public var clientBufferSize = 1 << 20
     /// Largest request body a pass (POST, PUT, …) may carry to the origin.
     public var maxRequestBodySize: Int
     /// Seconds to wait for the origin's response head (and between body reads).
@@ -92,7 +95,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
-        "strip_request_headers", "cookies", "cache_rules",
+        "strip_request_headers", "cookies", "cache_rules", "client_buffer_size",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -140,6 +143,8 @@ public struct EdgeConfig: Sendable, Equatable {
         cacheSize = try s.byteSize("cache_size", max: 1 << 40) ?? cacheSize
         maxObjectSize = try s.byteSize("max_object_size", max: 1 << 30) ?? maxObjectSize
         maxRequestBodySize = try s.byteSize("max_request_body_size", max: 1 << 30) ?? maxRequestBodySize
+        clientBufferSize = try s.byteSize("client_buffer_size", max: 1 << 30) ?? clientBufferSize
+        guard clientBufferSize >= 4096 else { throw s.error("client_buffer_size", "must be at least 4KiB") }
         originTimeout = try s.double("origin_timeout") ?? originTimeout
         guard originTimeout.isFinite, (0.01...86_400).contains(originTimeout) else { throw s.error("origin_timeout", "must be 0.01 to 86400 seconds") }
         originConnectTimeout = try s.double("origin_connect_timeout") ?? originConnectTimeout

@@ -1,0 +1,411 @@
+import CacheStore
+import HTTPCaching
+import NIOCore
+import NIOHTTP1
+
+/// The state of one origin fetch and of the requests reading it, as a value: every transition
+/// is a method that returns what the shell (`InFlightFetch`) must do next, so the whole machine
+/// is table-tested without an origin, a socket or a lock.
+///
+/// Clients **pull**: each waiter has a cursor into the body received so far and asks for the
+/// next bytes when its connection can take them (`next`). The fetch only wakes a waiter that is
+/// waiting (`Action.wake`). So one slow client never slows another, and memory is bounded:
+/// - an object being stored keeps its chunks (it is the object; at most `max_object_size`) and
+///   the origin is read at full speed;
+/// - a response that is not stored keeps only what its slowest reader has not taken yet, and
+///   the origin read is paused (`Action.pauseOrigin`) while that exceeds `window`;
+/// - when the last reader of a response that is not stored goes away, the origin request is
+///   cancelled (`Action.cancelOrigin`); one being stored goes on, as Varnish does.
+struct FetchMachine {
+    typealias WaiterID = UInt64
+
+    struct Waiter {
+        /// Asks the waiter to pull again (it hops to the waiter's event loop).
+        var wake: @Sendable () -> Void
+        var requestHeaders: HTTPHeaders
+        var isInitiator: Bool
+        /// False for HEAD: such a waiter is done with the head.
+        var wantsBody: Bool
+    }
+
+    /// What a waiter pulls.
+    enum Pull {
+        /// Nothing new: the waiter is woken when there is.
+        case wait
+        case head(FetchedHead)
+        /// The next bytes of the body, in order.
+        case body([ByteBuffer])
+        /// The body is complete.
+        case end
+        /// The fetch failed: before the head (answer with its status) or mid-body (break the
+        /// response off).
+        case failed(OriginFailure)
+        /// Answer from storage instead (a 304 refreshed it, stale-if-error, or the asset
+        /// pipeline's processed object).
+        case stored(StoredResponse, CacheStatus)
+        /// The response may not go to this request (private, another Vary variant).
+        case fetchAlone
+        /// The waiter is not (or no longer) part of this fetch.
+        case gone
+    }
+
+    enum Action: Equatable {
+        case wake([WaiterID])
+        /// Stop reading the origin until `resumeOrigin`.
+        case pauseOrigin
+        case resumeOrigin
+        case cancelOrigin
+        static func == (a: Action, b: Action) -> Bool {
+            switch (a, b) {
+            case (.wake(let x), .wake(let y)): x == y
+            case (.pauseOrigin, .pauseOrigin), (.resumeOrigin, .resumeOrigin), (.cancelOrigin, .cancelOrigin): true
+            default: false
+            }
+        }
+    }
+
+    enum Phase {
+        case waitingForHead
+        case streaming
+        /// The origin's body is complete.
+        case complete
+        /// The complete body goes through the asset pipeline; new joiners wait for the result.
+        case processing(CacheStatus)
+        case resolved(StoredResponse, CacheStatus)
+        case failed(OriginFailure)
+        case cancelled
+    }
+
+    private enum Reading {
+        case awaitingHead
+        /// Read the head; next chunk number.
+        case body(next: Int)
+        /// Joined during processing: waits for the processed object.
+        case awaitingStored
+    }
+
+    private struct Entry {
+        var waiter: Waiter
+        var reading: Reading
+        /// A wake is owed when something new arrives (the waiter last pulled `.wait`).
+        var waiting = false
+    }
+
+    private(set) var phase = Phase.waitingForHead
+    private(set) var head: FetchedHead?
+    /// The body is kept for storing (chunks from 0 on) or, when not, from the slowest reader on.
+    private(set) var storing = false
+    private var entries: [WaiterID: Entry] = [:]
+    private var chunks: [ByteBuffer] = []
+    /// Chunk number of `chunks[0]`.
+    private var firstChunk = 0
+    /// Bytes held in `chunks`.
+    private(set) var bufferedBytes = 0
+    /// Body bytes received from the origin in all.
+    private(set) var receivedBytes = 0
+    private(set) var originPaused = false
+    /// New waiters are refused (a finished fetch whose object is in the store, or one that is
+    /// not shared).
+    private var closed = false
+    /// Not-stored bytes buffered for slow readers before the origin read pauses.
+    let window: Int
+    /// Pass fetches (unsafe methods) are cancelled when their client goes, even before the head.
+    let cancelBeforeHead: Bool
+
+    init(window: Int, cancelBeforeHead: Bool) {
+        self.window = max(1, window)
+        self.cancelBeforeHead = cancelBeforeHead
+    }
+
+    var waiterCount: Int { entries.count }
+    var isFinished: Bool {
+        switch phase {
+        case .complete, .resolved, .failed, .cancelled: true
+        default: false
+        }
+    }
+
+    // MARK: waiters
+
+    /// Adds a waiter. False when it is too late: the caller looks in the store again or
+    /// fetches alone.
+    mutating func join(_ id: WaiterID, _ waiter: Waiter) -> Bool {
+        guard !closed else { return false }
+        switch phase {
+        case .waitingForHead, .resolved:
+            entries[id] = Entry(waiter: waiter, reading: .awaitingHead)
+        case .streaming, .complete:
+            // A late joiner replays the body from its start: only while all of it is kept.
+            guard storing, firstChunk == 0 else { return false }
+            entries[id] = Entry(waiter: waiter, reading: .awaitingHead)
+        case .processing:
+            entries[id] = Entry(waiter: waiter, reading: .awaitingStored)
+        case .failed, .cancelled:
+            return false
+        }
+        return true
+    }
+
+    /// The waiter is gone (its client closed, or it has what it needs: a HEAD, a range).
+    mutating func leave(_ id: WaiterID) -> [Action] {
+        guard entries.removeValue(forKey: id) != nil else { return [] }
+        var actions = releaseConsumed()
+        if entries.isEmpty, !storing {
+            let cancel: Bool
+            switch phase {
+            case .streaming: cancel = true
+            case .waitingForHead: cancel = cancelBeforeHead
+            default: cancel = false
+            }
+            if cancel {
+                phase = .cancelled
+                closed = true
+                chunks = []
+                bufferedBytes = 0
+                actions = [.cancelOrigin]
+            }
+        }
+        return actions
+    }
+
+    /// What the waiter reads next; at most about `budget` body bytes (at least one chunk).
+    mutating func next(_ id: WaiterID, budget: Int) -> (Pull, [Action]) {
+        guard var entry = entries[id] else { return (.gone, []) }
+        switch entry.reading {
+        case .awaitingHead:
+            guard let head else {
+                // No head came: the answer is a failure, or one from storage.
+                switch phase {
+                case .failed(let failure):
+                    entries[id] = nil
+                    return (.failed(failure), [])
+                case .resolved(let stored, let status):
+                    entries[id] = nil
+                    return (.stored(stored, status), [])
+                case .cancelled:
+                    entries[id] = nil
+                    return (.gone, [])
+                default:
+                    return wait(id, entry)
+                }
+            }
+            if case .cancelled = phase {
+                entries[id] = nil
+                return (.gone, [])
+            }
+            guard Self.admit(entry.waiter, head) else {
+                entries[id] = nil
+                return (.fetchAlone, leaveActions())
+            }
+            if !entry.waiter.wantsBody {
+                entries[id] = nil
+                return (.head(head), leaveActions())
+            }
+            entry.reading = .body(next: firstChunk)
+            entry.waiting = false
+            entries[id] = entry
+            return (.head(head), [])
+        case .body(let next):
+            let index = next - firstChunk
+            if index >= 0, index < chunks.count {
+                var out: [ByteBuffer] = []
+                var bytes = 0
+                var i = index
+                while i < chunks.count, out.isEmpty || bytes + chunks[i].readableBytes <= budget {
+                    bytes += chunks[i].readableBytes
+                    out.append(chunks[i])
+                    i += 1
+                }
+                entry.reading = .body(next: firstChunk + i)
+                entry.waiting = false
+                entries[id] = entry
+                return (.body(out), releaseConsumed())
+            }
+            switch phase {
+            case .complete, .processing, .resolved:
+                entries[id] = nil
+                return (.end, releaseConsumed())
+            case .failed(let failure):
+                entries[id] = nil
+                return (.failed(failure), [])
+            case .cancelled:
+                entries[id] = nil
+                return (.gone, [])
+            case .waitingForHead, .streaming:
+                return wait(id, entry)
+            }
+        case .awaitingStored:
+            if case .resolved(let stored, let status) = phase {
+                entries[id] = nil
+                return (.stored(stored, status), [])
+            }
+            return wait(id, entry)
+        }
+    }
+
+    private mutating func wait(_ id: WaiterID, _ entry: Entry) -> (Pull, [Action]) {
+        var entry = entry
+        entry.waiting = true
+        entries[id] = entry
+        return (.wait, [])
+    }
+
+    /// After a waiter left or took its head and went: maybe nobody wants the rest.
+    private mutating func leaveActions() -> [Action] {
+        guard !storing, !isFinished else { return [] }
+        if !entries.values.contains(where: { $0.waiter.wantsBody }) {
+            phase = .cancelled
+            closed = true
+            chunks = []
+            bufferedBytes = 0
+            return [.cancelOrigin]
+        }
+        return releaseConsumed()
+    }
+
+    /// May this waiter be given this response? The initiator always; others only when it is
+    /// shareable and their request selects the same variant (RFC 9111 §4.1).
+    static func admit(_ w: Waiter, _ head: FetchedHead) -> Bool {
+        w.isInitiator || (head.shareable && head.vary.matches(w.requestHeaders))
+    }
+
+    // MARK: the origin's side
+
+    /// The origin's head. `storing`: the response will be stored (so its body is kept).
+    mutating func receivedHead(_ head: FetchedHead, storing: Bool) -> [Action] {
+        guard case .waitingForHead = phase else { return [] }
+        self.head = head
+        self.storing = storing
+        phase = .streaming
+        if !storing { closed = true }
+        var actions = [wakeAll()]
+        // Nobody wants a body that will not be stored (HEAD, or every client already gone).
+        if !storing, !entries.values.contains(where: { $0.waiter.wantsBody && Self.admit($0.waiter, head) }) {
+            phase = .cancelled
+            chunks = []
+            actions.append(.cancelOrigin)
+        }
+        return actions.filter { $0 != .wake([]) }
+    }
+
+    /// A body chunk. `maxStored`: larger bodies are not stored after all.
+    mutating func receivedBody(_ chunk: ByteBuffer, maxStored: Int) -> (tooLarge: Bool, actions: [Action]) {
+        guard case .streaming = phase else { return (false, []) }
+        receivedBytes += chunk.readableBytes
+        chunks.append(chunk)
+        bufferedBytes += chunk.readableBytes
+        var tooLarge = false
+        if storing, receivedBytes > maxStored {
+            storing = false
+            closed = true
+            tooLarge = true
+        }
+        var actions = [wakeAll()]
+        if !storing {
+            actions += releaseConsumed()
+            if entries.isEmpty {
+                phase = .cancelled
+                chunks = []
+                bufferedBytes = 0
+                return (tooLarge, [.cancelOrigin])
+            }
+            if bufferedBytes > window, !originPaused {
+                originPaused = true
+                actions.append(.pauseOrigin)
+            }
+        }
+        return (tooLarge, actions.filter { $0 != .wake([]) })
+    }
+
+    /// The origin's body is complete. Returns the whole body when it is to be stored.
+    mutating func receivedEnd() -> (body: ByteBuffer?, actions: [Action]) {
+        guard case .streaming = phase else { return (nil, []) }
+        phase = .complete
+        var body: ByteBuffer?
+        if storing {
+            var whole = ByteBuffer()
+            whole.reserveCapacity(receivedBytes)
+            for var c in chunks { whole.writeBuffer(&c) }
+            body = whole
+        }
+        return (body, [wakeAll()].filter { $0 != .wake([]) })
+    }
+
+    /// The complete body goes through the asset pipeline; waiters that joined after the end
+    /// wait for the processed object.
+    mutating func processing(_ status: CacheStatus) {
+        guard case .complete = phase else { return }
+        // Waiters that joined before the end read the origin's bytes; later ones wait.
+        phase = .processing(status)
+    }
+
+    /// The object is in the store: new requests find it there.
+    mutating func closeToJoiners() {
+        closed = true
+        if entries.isEmpty { chunks = []; bufferedBytes = 0 }
+    }
+
+    /// Every waiter that has not started reading is answered from storage.
+    mutating func resolve(_ stored: StoredResponse, _ status: CacheStatus) -> [Action] {
+        switch phase {
+        case .waitingForHead, .processing: break
+        default: return []
+        }
+        phase = .resolved(stored, status)
+        return [wakeAll()].filter { $0 != .wake([]) }
+    }
+
+    /// The origin failed (before the head, or mid-body). Returns whether it was mid-body.
+    mutating func failed(_ failure: OriginFailure) -> (midBody: Bool, actions: [Action]) {
+        let midBody: Bool
+        switch phase {
+        case .waitingForHead: midBody = false
+        case .streaming: midBody = true
+        default: return (false, [])
+        }
+        phase = .failed(failure)
+        closed = true
+        storing = false
+        return (midBody, [wakeAll()].filter { $0 != .wake([]) })
+    }
+
+    // MARK: helpers
+
+    /// The wake calls of these waiters.
+    func wakers(_ ids: [WaiterID]) -> [@Sendable () -> Void] {
+        ids.compactMap { entries[$0]?.waiter.wake }
+    }
+
+    private mutating func wakeAll() -> Action {
+        var ids: [WaiterID] = []
+        for (id, e) in entries where e.waiting {
+            entries[id]?.waiting = false
+            ids.append(id)
+        }
+        return .wake(ids.sorted())
+    }
+
+    /// Drops chunks every reader has taken (only when not storing) and resumes the origin when
+    /// the slowest is within the window again.
+    private mutating func releaseConsumed() -> [Action] {
+        guard !storing else { return [] }
+        var slowest = firstChunk + chunks.count
+        for e in entries.values {
+            switch e.reading {
+            case .body(let next): slowest = min(slowest, next)
+            case .awaitingHead, .awaitingStored: slowest = min(slowest, firstChunk)
+            }
+        }
+        let drop = slowest - firstChunk
+        if drop > 0 {
+            for c in chunks.prefix(drop) { bufferedBytes -= c.readableBytes }
+            chunks.removeFirst(drop)
+            firstChunk = slowest
+        }
+        if originPaused, bufferedBytes <= window {
+            originPaused = false
+            return [.resumeOrigin]
+        }
+        return []
+    }
+}
