@@ -200,6 +200,15 @@ final class EdgeHandler: ChannelInboundHandler {
     // MARK: fetch
 
     private func collapse(_ key: CacheKey, _ request: HTTPRequestHead, revalidating: StoredResponse?) {
+        if request.method == .HEAD, revalidating == nil {
+            // A HEAD on a miss costs the origin a HEAD: it rides on a GET already in flight, or
+            // asks the origin for the head alone (and stores nothing).
+            if let (fetch, id) = edge.coordinator.joinInFlight(key, waiter: makeWaiter(request)) {
+                current?.collapsed = true
+                return read(fetch, id)
+            }
+            return fetchAlone(key: key, request: request, intent: .never, reason: "miss", body: nil)
+        }
         let plan = InFlightFetch.Plan(
             key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed,
             revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale", clientScheme: scheme,

@@ -134,6 +134,11 @@ public final class EdgeServer: Sendable {
     }
 
     /// Origin fetches under way now (for tests and stats).
+    /// The Prometheus exposition the control API serves.
+    public func metricsText() -> [UInt8] {
+        context.stats.prometheusText(store: context.store.stats, pushes: context.pushes, now: context.clock())
+    }
+
     public var fetchesInFlight: Int { context.coordinator.inFlightCount }
 }
 

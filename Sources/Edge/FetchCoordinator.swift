@@ -57,6 +57,14 @@ final class FetchCoordinator: Sendable {
         }
     }
 
+    /// Joins the fetch for `key` if one is under way (a HEAD rides on a GET in flight).
+    func joinInFlight(_ key: CacheKey, waiter: InFlightFetch.Waiter) -> (InFlightFetch, InFlightFetch.WaiterID)? {
+        state.withLock { s in
+            guard let f = s.inFlight[key], let id = f.join(waiter) else { return nil }
+            return (f, id)
+        }
+    }
+
     /// Registers a background revalidation unless a fetch for `key` is under way.
     func startBackground(_ key: CacheKey, makeFetch: () -> InFlightFetch) -> InFlightFetch? {
         state.withLock { s in

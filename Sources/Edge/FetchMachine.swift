@@ -189,7 +189,7 @@ struct FetchMachine {
                     return wait(id, entry)
                 }
             }
-            if case .cancelled = phase {
+            if case .cancelled = phase, entry.waiter.wantsBody {
                 entries[id] = nil
                 return (.gone, [])
             }

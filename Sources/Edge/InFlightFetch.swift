@@ -138,8 +138,8 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             if let etag = stale.etag { headers.replaceOrAdd(name: "If-None-Match", value: etag) }
             if let lm = stale.lastModified { headers.replaceOrAdd(name: "If-Modified-Since", value: lm) }
         }
-        // A HEAD on a miss asks for the whole object, to store it; when it turns out not to be
-        // stored, the machine cancels the request right after the head.
+        // A HEAD that may be stored (an authenticated one, a pass) asks for the whole object;
+        // when it turns out not to be stored, the machine cancels it right after the head.
         let method: HTTPMethod = plan.method == .HEAD && plan.intent == .ifAllowed ? .GET : plan.method
         let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
@@ -307,7 +307,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         edge.coordinator.detach(plan.key, self)
         state.withLock { $0.machine.closeToJoiners() }
         // §4.4: a successful unsafe request invalidates what is stored for its URL.
-        if plan.intent == .never, plan.method != .OPTIONS, status.code < 400 { edge.store.remove(plan.key) }
+        if plan.intent == .never, ![.GET, .HEAD, .OPTIONS].contains(plan.method), status.code < 400 { edge.store.remove(plan.key) }
     }
 
     private func fail(_ failure: OriginFailure) {

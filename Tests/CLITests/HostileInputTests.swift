@@ -206,17 +206,6 @@ import Testing
     }
 }
 
-/// Runs blocking work on a thread of its own, so that it holds none of the few cooperative
-/// threads every other test needs.
-func offThePool(_ work: @escaping @Sendable () -> Void) async {
-    await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-        Thread.detachNewThread {
-            work()
-            c.resume()
-        }
-    }
-}
-
 /// Datagrams to the director's DNS port.
 enum UDP {
     static func send(_ bytes: [UInt8], port: Int) {

@@ -112,6 +112,38 @@ public final class RawConnection: @unchecked Sendable {
         return true
     }
 
+    /// Reads and discards up to `max` bytes (what is buffered first); the count, 0 on EOF.
+    /// For clients that read slowly, or count a large body without keeping it.
+    public func discard(max: Int) throws -> Int {
+        if !buffer.isEmpty {
+            let n = Swift.min(max, buffer.count)
+            buffer.removeFirst(n)
+            return n
+        }
+        var chunk = [UInt8](repeating: 0, count: Swift.min(max, 1 << 20))
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { throw RawHTTPError.timeout }
+        return Swift.max(0, n)
+    }
+
+    /// Reads the response head only (the body stays unread), with the bytes after it kept.
+    public func readHead() throws -> (status: Int, headers: [(String, String)]) {
+        while true {
+            if let end = buffer.firstRange(of: [13, 10, 13, 10]) {
+                let text = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
+                buffer.removeFirst(end.upperBound)
+                var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false).map(String.init)
+                let status = lines.isEmpty ? 0 : Int(lines.removeFirst().split(separator: " ").dropFirst().first ?? "") ?? 0
+                let headers = lines.compactMap { l -> (String, String)? in
+                    guard let c = l.firstIndex(of: ":") else { return nil }
+                    return (String(l[..<c]), String(l[l.index(after: c)...]).trimmingCharacters(in: .whitespaces))
+                }
+                return (status, headers)
+            }
+            guard try fill() else { throw RawHTTPError.closedBeforeHead(received) }
+        }
+    }
+
     /// Reads bytes until at least `count` are buffered (or EOF); returns them without consuming.
     public func peek(atLeast count: Int) throws -> [UInt8] {
         while buffer.count < count, try fill() {}
