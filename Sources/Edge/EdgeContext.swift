@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import CacheStore
 import Topology
 
@@ -10,7 +9,7 @@ struct EdgeContext: Sendable {
     /// Pushed objects, when the control API is on.
     let pushes: PushStore?
     let coordinator: FetchCoordinator
-    let client: HTTPClient
+    let origin: any OriginClient
     let stats: EdgeStats
     let assets: AssetTransform
     let accessLog: AccessLog?

@@ -54,7 +54,7 @@ public final class EdgeServer: Sendable {
             store: MemoryStore(budget: config.cacheSize, policy: config.eviction == "lru" ? LRUPolicy() : S3FIFOPolicy(), maxVariants: config.maxVariants),
             pushes: pushes,
             coordinator: FetchCoordinator(clock: clock),
-            client: client,
+            origin: HTTPClientOrigin(client: client),
             stats: stats,
             assets: assets,
             accessLog: accessLog,
@@ -121,7 +121,7 @@ public final class EdgeServer: Sendable {
         let c = controlListener.withLock { $0 }
         await c?.close()
         await tlsListener.withLock { $0 }?.close()
-        try? await context.client.shutdown()
+        await context.origin.shutdown()
         context.accessLog?.close()
     }
 
@@ -133,12 +133,12 @@ public final class EdgeServer: Sendable {
         context.stats.snapshot(edge: config.name, dataCenter: config.dataCenter, store: store.stats, pushes: pushes, now: context.clock())
     }
 
-    /// Origin fetches under way now (for tests and stats).
     /// The Prometheus exposition the control API serves.
     public func metricsText() -> [UInt8] {
         context.stats.prometheusText(store: context.store.stats, pushes: context.pushes, now: context.clock())
     }
 
+    /// Origin fetches under way now (for tests and stats).
     public var fetchesInFlight: Int { context.coordinator.inFlightCount }
 }
 

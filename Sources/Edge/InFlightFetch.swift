@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import CacheStore
 import HTTPCaching
 import NIOCore
@@ -10,10 +9,9 @@ import Synchronization
 /// `FetchMachine`. It sends the origin request, feeds the machine what the origin sends, and
 /// carries out what the machine returns: waking waiters, pausing, resuming or cancelling the
 /// origin read, storing the object, running the asset pipeline. Its lock is held for a
-/// transition only: never across a waiter's code, a store write or the pipeline. It is the
-/// AsyncHTTPClient delegate of its own request.
-final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
-    typealias Response = Void
+/// transition only: never across a waiter's code, a store write or the pipeline. It hears its
+/// origin request's response as an `OriginResponseHandler`.
+final class InFlightFetch: OriginResponseHandler {
     typealias Waiter = FetchMachine.Waiter
     typealias WaiterID = FetchMachine.WaiterID
 
@@ -44,7 +42,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
 
     private struct State {
         var machine: FetchMachine
-        var task: HTTPClient.Task<Void>?
+        var call: (any OriginCall)?
         var cancelRequested = false
         /// The origin read waits on this while slow readers catch up.
         var paused: EventLoopPromise<Void>?
@@ -97,11 +95,11 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
 
     /// Runs one transition under the lock, then its actions outside it.
     private func transition(_ body: (inout FetchMachine) -> [FetchMachine.Action]) {
-        let (wakers, resume, cancel): ([@Sendable () -> Void], EventLoopPromise<Void>?, HTTPClient.Task<Void>?) = state.withLock { s in
+        let (wakers, resume, cancel): ([@Sendable () -> Void], EventLoopPromise<Void>?, (any OriginCall)?) = state.withLock { s in
             let actions = body(&s.machine)
             var wakers: [@Sendable () -> Void] = []
             var resume: EventLoopPromise<Void>?
-            var cancel: HTTPClient.Task<Void>?
+            var cancel: (any OriginCall)?
             for action in actions {
                 switch action {
                 case .wake(let ids): wakers += s.machine.wakers(ids)
@@ -111,7 +109,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
                     s.paused = nil
                 case .cancelOrigin:
                     s.cancelRequested = true
-                    cancel = s.task
+                    cancel = s.call
                     resume = s.paused
                     s.paused = nil
                 }
@@ -144,27 +142,21 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
         edge.stats.originRequest()
-        do {
-            let request = try HTTPClient.Request(url: url, method: method, headers: headers, body: body.map { .byteBuffer($0) })
-            let task = edge.client.execute(request: request, delegate: self, eventLoop: .indifferent)
-            let cancelled = state.withLock { s in
-                s.task = task
-                return s.cancelRequested
-            }
-            if cancelled { task.cancel() }
-        } catch {
-            fail(OriginFailure(status: .badRequest, message: "The edge could not build an origin request for \(plan.key.path): \(error)"))
+        let call = edge.origin.send(OriginRequest(url: url, method: method, headers: headers, body: body), to: self)
+        let cancelled = state.withLock { s in
+            s.call = call
+            return s.cancelRequested
         }
+        if cancelled { call.cancel() }
     }
 
-    // MARK: HTTPClientResponseDelegate
+    // MARK: OriginResponseHandler
 
-    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+    func originHead(_ head: HTTPResponseHead) {
         receivedHead(head)
-        return task.eventLoop.makeSucceededVoidFuture()
     }
 
-    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+    func originBody(_ buffer: ByteBuffer, loop: any EventLoop) -> EventLoopFuture<Void> {
         edge.stats.originBody(buffer.readableBytes)
         var tooLarge = false
         var wait: EventLoopFuture<Void>?
@@ -176,7 +168,7 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
         // Paused: the next read waits until the slowest reader is within the window again.
         state.withLock { s in
             if s.machine.originPaused, !s.cancelRequested {
-                let promise = s.paused ?? task.eventLoop.makePromise(of: Void.self)
+                let promise = s.paused ?? loop.makePromise(of: Void.self)
                 s.paused = promise
                 wait = promise.futureResult
             }
@@ -185,25 +177,32 @@ final class InFlightFetch: HTTPClientResponseDelegate, Sendable {
             edge.log("\(plan.key.path) is larger than max_object_size (\(edge.config.maxObjectSize) bytes); streamed, not stored")
             edge.coordinator.detach(plan.key, self)
         }
-        return wait ?? task.eventLoop.makeSucceededVoidFuture()
+        return wait ?? loop.makeSucceededVoidFuture()
     }
 
-    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+    func originEnd() {
         finished()
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
-        if let e = error as? HTTPClientError, e == .cancelled, state.withLock({ $0.cancelRequested }) {
+    func originFailed(_ error: OriginError) {
+        let message: String
+        let status: HTTPResponseStatus
+        switch error {
+        case .cancelled where state.withLock({ $0.cancelRequested }):
             // Every reader went away from a response that was not being stored.
             edge.stats.originCancelled()
             edge.coordinator.detach(plan.key, self)
             return
+        case .cancelled:
+            (status, message) = (.badGateway, "The origin request for \(plan.key.path) was cancelled.")
+        case .timeout:
+            (status, message) = (.gatewayTimeout, "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s.")
+        case .invalidRequest(let why):
+            (status, message) = (.badRequest, "The edge could not build an origin request for \(plan.key.path): \(why)")
+        case .failed(let why):
+            (status, message) = (.badGateway, "The origin \(edge.config.origin) failed for \(plan.key.path): \(why).")
         }
-        let timeout = "\(error)".contains("readTimeout") || "\(error)".contains("deadlineExceeded")
-        let message = timeout
-            ? "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s."
-            : "The origin \(edge.config.origin) failed for \(plan.key.path): \(error)."
-        fail(OriginFailure(status: timeout ? .gatewayTimeout : .badGateway, message: message))
+        fail(OriginFailure(status: status, message: message))
     }
 
     // MARK: the origin's side
