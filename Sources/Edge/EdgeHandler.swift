@@ -146,11 +146,11 @@ final class EdgeHandler: ChannelInboundHandler {
         switch EdgeRequest.receive(request, cookies: edge.config.cookies) {
         case .reject(let status, let message):
             writeText(request, status, message)
-        case .pass(let target, let reason, _):
+        case .pass(let target, let reason, let invalidates):
             let key = makeKey(target)
             current = Current(request: request, sequence: sequence, key: key)
             let intent: InFlightFetch.StoreIntent = request.method == .GET || request.method == .HEAD ? .ifAllowed : .never
-            fetchAlone(key: key, request: request, intent: intent, reason: reason, body: body)
+            fetchAlone(key: key, request: request, intent: intent, reason: reason, body: body, invalidates: invalidates)
         case .lookup(let target):
             let key = makeKey(target)
             current = Current(request: request, sequence: sequence, key: key)
@@ -166,13 +166,10 @@ final class EdgeHandler: ChannelInboundHandler {
         if let pushes = edge.pushes, !pushes.isEmpty {
             switch pushes.lookup(String(key.path), now: now) {
             case .live(let object):
-                var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: object.expires - now))
-                status.detail = "pushed"
-                return deliver(object.response, status)
+                return deliver(object.response, .pushed(edge.config.name, ttl: Int(saturating: object.expires - now)))
             case .expired(let at) where !edge.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
-                var status = CacheStatus(cacheName: edge.config.name, outcome: .hit)
-                status.detail = "pushed object expired"
-                return writeText(request, .notFound, "\(key.path) was pushed to this edge and expired at \(HTTPDate.format(at)); push it again.\n", cacheStatus: status)
+                return writeText(request, .notFound, "\(key.path) was pushed to this edge and expired at \(HTTPDate.format(at)); push it again.\n",
+                                 verdict: .pushed(edge.config.name, ttl: nil))
             case .expired, .none:
                 break
             }
@@ -182,13 +179,11 @@ final class EdgeHandler: ChannelInboundHandler {
         }
         switch stored.freshness.state(at: now) {
         case .fresh:
-            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: now))))
+            deliver(stored, .hit(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: now))))
         case .staleWhileRevalidate:
             // RFC 5861 §3: serve stale now, refresh in the background (collapsed like any fetch).
-            var status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)))
-            status.detail = "stale-while-revalidate"
-            deliver(stored, status)
-            let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: "stale",
+            deliver(stored, .stale(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)), because: .staleWhileRevalidate))
+            let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: .stale,
                                           clientScheme: scheme, target: EdgeRequest.originForm(request.uri))
             let edge = self.edge
             edge.coordinator.startBackground(key) { InFlightFetch(plan: plan, edge: edge) }?.start(body: nil, clientAddress: nil)
@@ -207,11 +202,11 @@ final class EdgeHandler: ChannelInboundHandler {
                 current?.collapsed = true
                 return read(fetch, id)
             }
-            return fetchAlone(key: key, request: request, intent: .never, reason: "miss", body: nil)
+            return fetchAlone(key: key, request: request, intent: .never, reason: .miss, body: nil)
         }
         let plan = InFlightFetch.Plan(
             key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed,
-            revalidating: revalidating, forwardReason: revalidating == nil ? "miss" : "stale", clientScheme: scheme,
+            revalidating: revalidating, forwardReason: revalidating == nil ? .miss : .stale, clientScheme: scheme,
             target: EdgeRequest.originForm(request.uri)
         )
         let edge = self.edge
@@ -223,7 +218,7 @@ final class EdgeHandler: ChannelInboundHandler {
             fetch.start(body: nil, clientAddress: clientAddress)
             read(fetch, id)
         case .stored(let stored):
-            deliver(stored, CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: edge.clock()))))
+            deliver(stored, .hit(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: edge.clock()))))
         case .alone:
             fetchAlone(key: key, request: request, intent: .ifAllowed, reason: plan.forwardReason, body: nil, revalidating: revalidating)
         }
@@ -231,11 +226,12 @@ final class EdgeHandler: ChannelInboundHandler {
 
     /// A fetch for this request only, not collapsed with any other.
     private func fetchAlone(
-        key: CacheKey, request: HTTPRequestHead, intent: InFlightFetch.StoreIntent, reason: String, body: ByteBuffer?,
-        revalidating: StoredResponse? = nil
+        key: CacheKey, request: HTTPRequestHead, intent: InFlightFetch.StoreIntent, reason: ForwardReason, body: ByteBuffer?,
+        revalidating: StoredResponse? = nil, invalidates: Bool = false
     ) {
         let plan = InFlightFetch.Plan(key: key, method: request.method, requestHeaders: request.headers, intent: intent, revalidating: revalidating,
-                                      forwardReason: reason, clientScheme: scheme, target: EdgeRequest.originForm(request.uri))
+                                      forwardReason: reason, invalidates: invalidates, clientScheme: scheme,
+                                      target: EdgeRequest.originForm(request.uri))
         let fetch = InFlightFetch(plan: plan, edge: edge)
         var waiter = makeWaiter(request)
         waiter.isInitiator = true
@@ -316,16 +312,14 @@ final class EdgeHandler: ChannelInboundHandler {
             case (.stored(let stored, let status), .waiting):
                 return deliver(stored, status)
             case (.fetchAlone, .waiting):
-                return fetchAlone(key: cur.key, request: cur.request, intent: .ifAllowed, reason: "miss", body: nil)
+                return fetchAlone(key: cur.key, request: cur.request, intent: .ifAllowed, reason: .miss, body: nil)
             case (.failed(let failure), .waiting):
-                var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
-                status.collapsed = cur.collapsed
-                return writeText(cur.request, failure.status, failure.message + "\n", cacheStatus: status, outcome: .error)
+                let verdict = CacheVerdict.error(edge.config.name, .miss)
+                return writeText(cur.request, failure.status, failure.message + "\n", verdict: cur.collapsed ? verdict.collapsed().failed() : verdict)
             case (.gone, .waiting):
-                var status = CacheStatus(cacheName: edge.config.name, outcome: .forward("miss"))
-                status.collapsed = cur.collapsed
+                let verdict = CacheVerdict.error(edge.config.name, .miss)
                 return writeText(cur.request, .badGateway, "The origin request for \(cur.key.path) ended before its response head.\n",
-                                 cacheStatus: status, outcome: .error)
+                                 verdict: cur.collapsed ? verdict.collapsed().failed() : verdict)
             default:
                 // Mid-body failure, or a body that ended short of its range: the client must see
                 // a broken response, never a short "complete" one.
@@ -340,16 +334,15 @@ final class EdgeHandler: ChannelInboundHandler {
     /// response is complete with the head (HEAD, 304, 416).
     private func startResponse(_ cur: Current, _ head: FetchedHead) -> Bool {
         var cur = cur
-        cur.outcome = outcome(head.cacheStatus, collapsed: cur.collapsed)
+        let verdict = cur.collapsed ? head.verdict.collapsed() : head.verdict
+        cur.outcome = verdict.outcome
         let selection = ResponseDelivery.select(
             status: head.status, request: cur.request, etag: head.headers.first(name: "etag"),
             lastModified: head.headers.first(name: "last-modified"), length: head.contentLength
         )
         var headers = head.headers
         headers.remove(name: "age")  // the edge states the age
-        var cacheStatus = head.cacheStatus
-        cacheStatus.collapsed = cur.collapsed
-        ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: cacheStatus, via: edge.via)
+        ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: verdict.status, via: edge.via)
         let status = ResponseDelivery.apply(selection, to: &headers, status: head.status, length: head.contentLength)
         if !cur.request.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: cur.request.version, status: status, headers: headers))), promise: nil)
@@ -405,32 +398,16 @@ final class EdgeHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    private func deliver(_ stored: StoredResponse, _ status: CacheStatus) {
+    private func deliver(_ stored: StoredResponse, _ verdict: CacheVerdict) {
         guard let cur = current else { return }
-        var status = status
-        status.collapsed = cur.collapsed
-        let response = ResponseDelivery.fromStored(stored, request: cur.request, now: edge.clock(), cacheStatus: status, via: edge.via)
-        write(cur.request, response.status, response.headers, response.body, outcome: outcome(status, collapsed: cur.collapsed))
-    }
-
-    /// The counted outcome of a response with this Cache-Status.
-    private func outcome(_ status: CacheStatus, collapsed: Bool) -> Outcome {
-        switch status.outcome {
-        case .hit:
-            if status.detail == "pushed" { return .pushed }
-            if (status.ttl ?? 0) < 0 || status.detail?.hasPrefix("stale") == true { return .stale }
-            return .hit
-        case .forward(let reason):
-            if reason == "method" || reason == "request" { return .pass }
-            if reason == "bypass" { return .error }
-            if collapsed { return .collapsed }
-            return status.forwardStatus == 304 ? .revalidated : .miss
-        }
+        let verdict = cur.collapsed ? verdict.collapsed() : verdict
+        let response = ResponseDelivery.fromStored(stored, request: cur.request, now: edge.clock(), cacheStatus: verdict.status, via: edge.via)
+        write(cur.request, response.status, response.headers, response.body, outcome: verdict.outcome)
     }
 
     private func writeText(
-        _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, close: Bool = false, cacheStatus: CacheStatus? = nil,
-        outcome: Outcome = .error, extra: HTTPHeaders = [:]
+        _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, close: Bool = false, verdict: CacheVerdict? = nil,
+        extra: HTTPHeaders = [:]
     ) {
         var headers: HTTPHeaders = extra
         headers.add(contentsOf: [
@@ -439,11 +416,12 @@ final class EdgeHandler: ChannelInboundHandler {
             ("Date", HTTPDate.format(edge.clock())),
         ])
         headers.add(name: "Via", value: edge.via)
-        headers.add(name: "Cache-Status", value: (cacheStatus ?? CacheStatus(cacheName: edge.config.name, outcome: .forward("bypass"))).headerValue)
+        let verdict = verdict ?? .error(edge.config.name)
+        headers.add(name: "Cache-Status", value: verdict.headerValue)
         headers.add(name: "Content-Length", value: String(text.utf8.count))
         if close { headers.add(name: "Connection", value: "close") }
         let buffer = context?.channel.allocator.buffer(string: text)
-        write(request, status, headers, buffer, close: close, outcome: outcome)
+        write(request, status, headers, buffer, close: close, outcome: verdict.outcome)
     }
 
     private func write(

@@ -9,7 +9,7 @@ enum RequestDisposition: Equatable, Sendable {
     case lookup(target: String)
     /// Not cacheable: forward to the origin as is. `reason` is RFC 9211's fwd parameter;
     /// `invalidates` for unsafe methods (RFC 9111 §4.4).
-    case pass(target: String, reason: String, invalidates: Bool)
+    case pass(target: String, reason: ForwardReason, invalidates: Bool)
     /// Refused with this status and message.
     case reject(HTTPResponseStatus, String)
 }
@@ -22,17 +22,17 @@ enum EdgeRequest {
         switch head.method {
         case .GET, .HEAD:
             // §3.5: a shared cache must not answer an authenticated request from storage.
-            if head.headers.contains(name: "authorization") { return .pass(target: target, reason: "request", invalidates: false) }
-            if cookies == .pass, head.headers.contains(name: "cookie") { return .pass(target: target, reason: "request", invalidates: false) }
+            if head.headers.contains(name: "authorization") { return .pass(target: target, reason: .request, invalidates: false) }
+            if cookies == .pass, head.headers.contains(name: "cookie") { return .pass(target: target, reason: .request, invalidates: false) }
             return .lookup(target: target)
         case .OPTIONS:
-            return .pass(target: target, reason: "method", invalidates: false)
+            return .pass(target: target, reason: .method, invalidates: false)
         case .CONNECT, .TRACE:
             return .reject(.methodNotAllowed, "\(head.method) is not allowed through this edge.\n")
         case .PURGE, .RAW(value: "BAN"):
             return .reject(.methodNotAllowed, "\(head.method) is not accepted on the public listener; purge through the edge's control API (`outpost purge`).\n")
         default:
-            return .pass(target: target, reason: "method", invalidates: true)
+            return .pass(target: target, reason: .method, invalidates: true)
         }
     }
 

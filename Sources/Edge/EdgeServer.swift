@@ -43,7 +43,9 @@ public final class EdgeServer: Sendable {
         pushes?.transformAll { assets.apply($0, strongest: true) }
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(clamping: config.originConnectTimeout), read: .seconds(clamping: config.originTimeout)),
+            // No read timeout here: the fetch keeps `origin_timeout` itself, paused while slow
+            // clients hold the origin read back (the client library's would fire then).
+            timeout: .init(connect: .seconds(clamping: config.originConnectTimeout)),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64),
             decompression: .disabled
         )

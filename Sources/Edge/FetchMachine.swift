@@ -42,7 +42,7 @@ struct FetchMachine {
         case failed(OriginFailure)
         /// Answer from storage instead (a 304 refreshed it, stale-if-error, or the asset
         /// pipeline's processed object).
-        case stored(StoredResponse, CacheStatus)
+        case stored(StoredResponse, CacheVerdict)
         /// The response may not go to this request (private, another Vary variant).
         case fetchAlone
         /// The waiter is not (or no longer) part of this fetch.
@@ -70,8 +70,8 @@ struct FetchMachine {
         /// The origin's body is complete.
         case complete
         /// The complete body goes through the asset pipeline; new joiners wait for the result.
-        case processing(CacheStatus)
-        case resolved(StoredResponse, CacheStatus)
+        case processing(CacheVerdict)
+        case resolved(StoredResponse, CacheVerdict)
         case failed(OriginFailure)
         case cancelled
     }
@@ -333,7 +333,7 @@ struct FetchMachine {
 
     /// The complete body goes through the asset pipeline; waiters that joined after the end
     /// wait for the processed object.
-    mutating func processing(_ status: CacheStatus) {
+    mutating func processing(_ status: CacheVerdict) {
         guard case .complete = phase else { return }
         // Waiters that joined before the end read the origin's bytes; later ones wait.
         phase = .processing(status)
@@ -346,7 +346,7 @@ struct FetchMachine {
     }
 
     /// Every waiter that has not started reading is answered from storage.
-    mutating func resolve(_ stored: StoredResponse, _ status: CacheStatus) -> [Action] {
+    mutating func resolve(_ stored: StoredResponse, _ status: CacheVerdict) -> [Action] {
         switch phase {
         case .waitingForHead, .processing: break
         default: return []

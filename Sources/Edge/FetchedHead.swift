@@ -8,7 +8,7 @@ struct FetchedHead: Sendable {
     var status: HTTPResponseStatus
     var headers: HTTPHeaders
     var contentLength: Int?
-    var cacheStatus: CacheStatus
+    var verdict: CacheVerdict
     var vary: VarySelector
     /// May go to requests other than the one that caused the fetch.
     var shareable: Bool

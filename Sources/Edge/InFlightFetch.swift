@@ -31,8 +31,10 @@ final class InFlightFetch: OriginResponseHandler {
         var intent: StoreIntent
         /// The stored response being revalidated, if this is a conditional request.
         var revalidating: StoredResponse?
-        /// RFC 9211 fwd reason: miss, stale, method, request, bypass.
-        var forwardReason: String
+        /// Why it goes forward (RFC 9211 fwd).
+        var forwardReason: ForwardReason
+        /// A success invalidates what is stored for the URL (unsafe methods, RFC 9111 §4.4).
+        var invalidates = false
         /// How the client reached the edge (`http` or `https`), for `X-Forwarded-Proto`.
         var clientScheme = "http"
         /// The target as the client sent it (origin-form), when key rules made the key differ:
@@ -43,6 +45,12 @@ final class InFlightFetch: OriginResponseHandler {
     private struct State {
         var machine: FetchMachine
         var call: (any OriginCall)?
+        /// `origin_timeout` runs from the request and from each part of the response, but not
+        /// while the read is paused for slow clients (nil then). One timer, moved lazily.
+        var deadline: NIODeadline?
+        var timer: Scheduled<Void>?
+        var timedOut = false
+        var ended = false
         var cancelRequested = false
         /// The origin read waits on this while slow readers catch up.
         var paused: EventLoopPromise<Void>?
@@ -51,7 +59,7 @@ final class InFlightFetch: OriginResponseHandler {
         /// Computed when the head arrived, from all of its headers (Age among them, which the
         /// stored headers leave out) and the operator's rule.
         var storedFreshness: Freshness?
-        var cacheStatus: CacheStatus?
+        var verdict: CacheVerdict?
         var requestTime = 0.0
         var responseTime = 0.0
     }
@@ -107,6 +115,11 @@ final class InFlightFetch: OriginResponseHandler {
                 case .resumeOrigin:
                     resume = s.paused
                     s.paused = nil
+                    if !s.ended, let call = s.call {
+                        let deadline = call.eventLoop.now + .seconds(clamping: edge.config.originTimeout)
+                        s.deadline = deadline
+                        if s.timer == nil { s.timer = schedule(at: deadline, on: call.eventLoop) }
+                    }
                 case .cancelOrigin:
                     s.cancelRequested = true
                     cancel = s.call
@@ -124,11 +137,11 @@ final class InFlightFetch: OriginResponseHandler {
     /// Sends the origin request. Call once, after the initiator joined.
     func start(body: ByteBuffer?, clientAddress: String?) {
         var headers = EdgeRequest.originHeaders(
-            client: plan.requestHeaders, lookup: plan.intent == .ifAllowed && plan.forwardReason != "request",
+            client: plan.requestHeaders, lookup: plan.intent == .ifAllowed && plan.forwardReason != .request,
             clientAddress: clientAddress, scheme: plan.clientScheme, via: edge.via,
             strip: edge.config.stripRequestHeaders, cookies: edge.config.cookies
         )
-        if plan.intent == .ifAllowed, plan.forwardReason == "request" {
+        if plan.intent == .ifAllowed, plan.forwardReason == .request {
             headers.replaceOrAdd(name: "Authorization", value: plan.requestHeaders.first(name: "authorization") ?? "")
         }
         if let stale = plan.revalidating {
@@ -142,17 +155,62 @@ final class InFlightFetch: OriginResponseHandler {
         let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
         edge.stats.originRequest()
+        let timeout = TimeAmount.seconds(clamping: edge.config.originTimeout)
         let call = edge.origin.send(OriginRequest(url: url, method: method, headers: headers, body: body), to: self)
         let cancelled = state.withLock { s in
             s.call = call
+            if !s.ended, !s.cancelRequested, s.paused == nil {
+                // Heard from already (a fast origin): that moved the deadline on.
+                let deadline = s.deadline ?? call.eventLoop.now + timeout
+                s.deadline = deadline
+                s.timer = schedule(at: deadline, on: call.eventLoop)
+            }
             return s.cancelRequested
         }
         if cancelled { call.cancel() }
     }
 
+    private func schedule(at deadline: NIODeadline, on loop: any EventLoop) -> Scheduled<Void> {
+        loop.scheduleTask(deadline: deadline) { [self] in checkTimeout(loop) }
+    }
+
+    /// The timer fired: moved on, paused, or the origin is really too slow.
+    private func checkTimeout(_ loop: any EventLoop) {
+        let call: (any OriginCall)? = state.withLock { s in
+            s.timer = nil
+            guard !s.ended, let deadline = s.deadline else { return nil }  // done, or paused
+            if deadline > loop.now {
+                s.timer = schedule(at: deadline, on: loop)
+                return nil
+            }
+            s.timedOut = true
+            return s.call
+        }
+        call?.cancel()
+    }
+
+    /// The origin was heard from: its time starts again.
+    private func touch() {
+        let timeout = TimeAmount.seconds(clamping: edge.config.originTimeout)
+        state.withLock { s in
+            if let loop = s.call?.eventLoop, s.deadline != nil { s.deadline = loop.now + timeout }
+        }
+    }
+
+    /// The response is over (complete, failed or cancelled): the timer goes.
+    private func endTimer() {
+        let timer: Scheduled<Void>? = state.withLock { s in
+            s.ended = true
+            defer { s.timer = nil }
+            return s.timer
+        }
+        timer?.cancel()
+    }
+
     // MARK: OriginResponseHandler
 
     func originHead(_ head: HTTPResponseHead) {
+        touch()
         receivedHead(head)
     }
 
@@ -165,12 +223,17 @@ final class InFlightFetch: OriginResponseHandler {
             tooLarge = large
             return actions
         }
-        // Paused: the next read waits until the slowest reader is within the window again.
+        // Paused: the next read waits until the slowest reader is within the window again,
+        // and the origin's time stands still meanwhile.
+        let timeout = TimeAmount.seconds(clamping: edge.config.originTimeout)
         state.withLock { s in
             if s.machine.originPaused, !s.cancelRequested {
                 let promise = s.paused ?? loop.makePromise(of: Void.self)
                 s.paused = promise
+                s.deadline = nil
                 wait = promise.futureResult
+            } else {
+                s.deadline = loop.now + timeout
             }
         }
         if tooLarge {
@@ -181,13 +244,18 @@ final class InFlightFetch: OriginResponseHandler {
     }
 
     func originEnd() {
+        endTimer()
         finished()
     }
 
     func originFailed(_ error: OriginError) {
+        endTimer()
         let message: String
         let status: HTTPResponseStatus
+        let timedOut = state.withLock { $0.timedOut }
         switch error {
+        case .cancelled where timedOut, .timeout:
+            (status, message) = (.gatewayTimeout, "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s.")
         case .cancelled where state.withLock({ $0.cancelRequested }):
             // Every reader went away from a response that was not being stored.
             edge.stats.originCancelled()
@@ -195,8 +263,6 @@ final class InFlightFetch: OriginResponseHandler {
             return
         case .cancelled:
             (status, message) = (.badGateway, "The origin request for \(plan.key.path) was cancelled.")
-        case .timeout:
-            (status, message) = (.gatewayTimeout, "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s.")
         case .invalidRequest(let why):
             (status, message) = (.badRequest, "The edge could not build an origin request for \(plan.key.path): \(why)")
         case .failed(let why):
@@ -217,11 +283,11 @@ final class InFlightFetch: OriginResponseHandler {
         edge.stats.originLatency(seconds: now - requestTime)
         if let stale = plan.revalidating {
             if status == 304 {
-                return resolve(refreshed(stale, with: head.headers, requestTime: requestTime, responseTime: now), forwardStatus: 304)
+                return resolve(refreshed(stale, with: head.headers, requestTime: requestTime, responseTime: now), forwardStatus: 304, staleIfError: false)
             }
             if status >= 500, stale.freshness.mayServeOnError(at: now) {
                 edge.log("origin answered \(status) for \(plan.key.path); serving the stale copy (stale-if-error)")
-                return resolve(stale, forwardStatus: Int(status), detail: "stale-if-error")
+                return resolve(stale, forwardStatus: Int(status), staleIfError: true)
             }
         }
         let headers = HeaderRules.removingHopByHop(head.headers)
@@ -232,21 +298,20 @@ final class InFlightFetch: OriginResponseHandler {
         let fits = (contentLength ?? 0) <= edge.config.maxObjectSize
         let decision = decide(status: Int(status), headers: headers, storability: rfcStorability, requestTime: requestTime, responseTime: now)
         let (storability, freshness, ruleNote) = (decision.storability, decision.freshness, decision.note)
-        var cacheStatus = CacheStatus(cacheName: edge.config.name, outcome: .forward(plan.forwardReason))
-        cacheStatus.forwardStatus = Int(status)
-        cacheStatus.detail = ruleNote
-        let shareable = storability == .storable && plan.forwardReason != "request"
-        switch storability {
+        let shareable = storability == .storable && plan.forwardReason != .request
+        let name = edge.config.name
+        let verdict: CacheVerdict = switch storability {
         case .storable where fits:
-            cacheStatus.stored = true
-            cacheStatus.ttl = Int(saturating: freshness.timeToLive(at: now))
+            .forwarded(name, plan.forwardReason, forwardStatus: Int(status), stored: true, ttl: Int(saturating: freshness.timeToLive(at: now)),
+                       detail: ruleNote.map { .rule($0) })
         case .storable:
-            cacheStatus.detail = "too large to store"
+            .forwarded(name, plan.forwardReason, forwardStatus: Int(status), detail: .tooLargeToStore)
         case .notStorable(let reason):
-            if plan.intent != .never { cacheStatus.detail = "not stored: \(reason)" }
+            .forwarded(name, plan.forwardReason, forwardStatus: Int(status),
+                       detail: plan.intent == .never ? nil : .notStored(reason: reason))
         }
         let fetched = FetchedHead(
-            status: head.status, headers: headers, contentLength: contentLength, cacheStatus: cacheStatus,
+            status: head.status, headers: headers, contentLength: contentLength, verdict: verdict,
             vary: VarySelector(responseHeaders: headers, requestHeaders: plan.requestHeaders, ignoring: ["accept-encoding"]),
             shareable: shareable || plan.intent == .never, age: freshness.age(at: now)
         )
@@ -254,7 +319,7 @@ final class InFlightFetch: OriginResponseHandler {
         state.withLock { s in
             s.storedStatus = head.status
             s.storedFreshness = freshness
-            s.cacheStatus = cacheStatus
+            s.verdict = verdict
             // Content-Length, Age and Accept-Ranges are the edge's to say on each delivery.
             var stored = headers
             for name in ResponseDelivery.setOnDelivery { stored.remove(name: name) }
@@ -277,15 +342,15 @@ final class InFlightFetch: OriginResponseHandler {
             whole = body
             return actions
         }
-        let (status, headers, freshness, cacheStatus) = state.withLock { s in
+        let (status, headers, freshness, verdict) = state.withLock { s in
             (s.storedStatus, s.storedHeaders,
              s.storedFreshness ?? Freshness(status: Int(s.storedStatus.code), headers: s.storedHeaders, requestTime: s.requestTime, responseTime: s.responseTime),
-             s.cacheStatus ?? CacheStatus(cacheName: edge.config.name, outcome: .forward(plan.forwardReason)))
+             s.verdict ?? .forwarded(edge.config.name, plan.forwardReason))
         }
         if let body = whole, let vary = state.withLock({ $0.machine.head?.vary }) {
             let response = StoredResponse(status: status, headers: headers, body: body, freshness: freshness, vary: vary)
             if edge.assets.applies(path: plan.key.path, status: status, headers: headers), edge.assets.reserve(body.readableBytes) {
-                state.withLock { $0.machine.processing(cacheStatus) }
+                state.withLock { $0.machine.processing(verdict) }
                 let immutable = CacheControl(headers: headers).immutable
                 NIOThreadPool.singleton.submit { [self] _ in
                     let processed = edge.assets.apply(response, strongest: immutable)
@@ -294,7 +359,7 @@ final class InFlightFetch: OriginResponseHandler {
                     edge.coordinator.detach(plan.key, self)
                     transition { m in
                         m.closeToJoiners()
-                        return m.resolve(processed, cacheStatus)
+                        return m.resolve(processed, verdict)
                     }
                 }
                 return
@@ -306,7 +371,7 @@ final class InFlightFetch: OriginResponseHandler {
         edge.coordinator.detach(plan.key, self)
         state.withLock { $0.machine.closeToJoiners() }
         // §4.4: a successful unsafe request invalidates what is stored for its URL.
-        if plan.intent == .never, ![.GET, .HEAD, .OPTIONS].contains(plan.method), status.code < 400 { edge.store.remove(plan.key) }
+        if plan.invalidates, status.code < 400 { edge.store.remove(plan.key) }
     }
 
     private func fail(_ failure: OriginFailure) {
@@ -317,7 +382,7 @@ final class InFlightFetch: OriginResponseHandler {
         }
         if beforeHead, let stale = plan.revalidating, stale.freshness.mayServeOnError(at: now) {
             edge.log("\(failure.message) Serving the stale copy (stale-if-error).")
-            return resolve(stale, forwardStatus: nil, detail: "stale-if-error")
+            return resolve(stale, forwardStatus: nil, staleIfError: true)
         }
         var midBody = false
         transition { m in
@@ -330,17 +395,13 @@ final class InFlightFetch: OriginResponseHandler {
     }
 
     /// Answers every waiter from storage (a 304 refresh or stale-if-error).
-    private func resolve(_ stored: StoredResponse, forwardStatus: Int?, detail: String? = nil) {
+    private func resolve(_ stored: StoredResponse, forwardStatus: Int?, staleIfError: Bool) {
         let now = edge.clock()
-        var status: CacheStatus
-        if detail == nil {
-            status = CacheStatus(cacheName: edge.config.name, outcome: .forward("stale"), ttl: Int(saturating: stored.freshness.timeToLive(at: now)))
-        } else {
-            status = CacheStatus(cacheName: edge.config.name, outcome: .hit, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)))
-        }
-        status.forwardStatus = forwardStatus
-        status.detail = detail
-        transition { $0.resolve(stored, status) }
+        let verdict: CacheVerdict = !staleIfError
+            ? .revalidated(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: now)))
+            : .stale(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)), because: .staleIfError,
+                     forwardStatus: forwardStatus)
+        transition { $0.resolve(stored, verdict) }
         edge.coordinator.detach(plan.key, self)
     }
 
@@ -348,7 +409,7 @@ final class InFlightFetch: OriginResponseHandler {
     /// for its path (cacheable fetches only).
     private func decide(status: Int, headers: HTTPHeaders, storability: Storability, requestTime: Double, responseTime: Double) -> CachePolicy.Decision {
         let freshness = Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
-        guard plan.intent == .ifAllowed, plan.forwardReason != "request", let rule = edge.config.cacheRules.rule(for: String(plan.key.path)) else {
+        guard plan.intent == .ifAllowed, plan.forwardReason != .request, let rule = edge.config.cacheRules.rule(for: String(plan.key.path)) else {
             return CachePolicy.Decision(storability: storability, freshness: freshness)
         }
         return CachePolicy.apply(rule, status: status, headers: headers, storability: storability, freshness: freshness)

@@ -34,6 +34,8 @@ protocol OriginResponseHandler: Sendable {
 
 /// An origin request under way.
 protocol OriginCall: Sendable {
+    /// The loop its response is heard on.
+    var eventLoop: any EventLoop { get }
     func cancel()
 }
 
@@ -53,13 +55,14 @@ struct HTTPClientOrigin: OriginClient {
             return client.execute(request: r, delegate: Delegate(handler: handler), eventLoop: .indifferent)
         } catch {
             handler.originFailed(.invalidRequest("\(error)"))
-            return NoCall()
+            return NoCall(eventLoop: client.eventLoopGroup.next())
         }
     }
 
     func shutdown() async { try? await client.shutdown() }
 
     private struct NoCall: OriginCall {
+        let eventLoop: any EventLoop
         func cancel() {}
     }
 

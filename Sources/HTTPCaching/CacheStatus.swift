@@ -1,11 +1,26 @@
+/// Why a cache went forward (RFC 9211 §2.2 `fwd`).
+public enum ForwardReason: String, Sendable, Equatable, CaseIterable {
+    /// Configured to (or unable to) use the cache for this request.
+    case bypass
+    /// The method is not cacheable.
+    case method
+    case uriMiss = "uri-miss"
+    case varyMiss = "vary-miss"
+    case miss
+    /// The request's own headers (Authorization, a Cookie under `cookies = "pass"`).
+    case request
+    /// Stored, but stale: validated or refetched.
+    case stale
+    case partial
+}
+
 /// The `Cache-Status` response header (RFC 9211) one cache adds.
 public struct CacheStatus: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {
         /// Served from storage without going forward.
         case hit
-        /// Went forward to the origin; the RFC 9211 §2.2 reason (`miss`, `stale`, `method`,
-        /// `request`, `uri-miss`, `vary-miss`, `bypass`).
-        case forward(String)
+        /// Went forward to the origin.
+        case forward(ForwardReason)
     }
 
     public var cacheName: String
@@ -31,7 +46,7 @@ public struct CacheStatus: Sendable, Equatable {
         var s = cacheName
         switch outcome {
         case .hit: s += "; hit"
-        case .forward(let reason): s += "; fwd=\(reason)"
+        case .forward(let reason): s += "; fwd=\(reason.rawValue)"
         }
         if let forwardStatus { s += "; fwd-status=\(forwardStatus)" }
         if let ttl { s += "; ttl=\(ttl)" }

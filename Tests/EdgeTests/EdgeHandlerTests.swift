@@ -22,6 +22,7 @@ final class ScriptedOriginClient: OriginClient {
             self.loop = loop
         }
 
+        var eventLoop: any EventLoop { loop }
         var cancelled: Bool { cancelledFlag.load(ordering: .relaxed) }
         /// As AsyncHTTPClient does: a cancelled request ends with an error.
         func cancel() {
@@ -263,6 +264,30 @@ final class ScriptedOriginClient: OriginClient {
             x.body("-rest!")
             x.end()
             #expect(rig.edge.store.stats.objects == 1, "a fetch being stored finishes, as in Varnish")
+        }
+    }
+
+    /// `origin_timeout` (10 s here) from the request to the head, and between body parts.
+    @Test(arguments: [false, true])
+    func anOriginThatGoesQuietTimesOut(afterHead: Bool) throws {
+        let rig = Rig()
+        let c = try rig.client()
+        try rig.send(c, "/q")
+        let x = rig.origin.exchanges[0]
+        if afterHead {
+            rig.loop.advanceTime(by: .seconds(8))
+            x.head(200, [("Cache-Control", "max-age=60"), ("Content-Length", "10")])
+            x.body("part")
+        }
+        rig.loop.advanceTime(by: .seconds(9))
+        #expect(!x.cancelled, "heard from within the timeout")
+        rig.loop.advanceTime(by: .seconds(2))
+        #expect(x.cancelled)
+        let r = try rig.read(c)
+        if afterHead {
+            #expect(r.status == 200 && r.body == "part" && !c.isActive, "broken off mid-body")
+        } else {
+            #expect(r.status == 504 && r.body.contains("did not answer /q within 10 s"))
         }
     }
 

@@ -16,10 +16,10 @@ import Testing
         (head(.HEAD, "/a"), .lookup(target: "/a")),
         (head(.GET, "http://evil.example/x?y"), .lookup(target: "/x?y")),
         (head(.GET, "https://evil.example"), .lookup(target: "/")),
-        (head(.GET, "/a", ["Authorization": "Bearer t"]), .pass(target: "/a", reason: "request", invalidates: false)),
-        (head(.POST, "/form"), .pass(target: "/form", reason: "method", invalidates: true)),
-        (head(.DELETE, "/x"), .pass(target: "/x", reason: "method", invalidates: true)),
-        (head(.OPTIONS, "/x"), .pass(target: "/x", reason: "method", invalidates: false)),
+        (head(.GET, "/a", ["Authorization": "Bearer t"]), .pass(target: "/a", reason: .request, invalidates: false)),
+        (head(.POST, "/form"), .pass(target: "/form", reason: .method, invalidates: true)),
+        (head(.DELETE, "/x"), .pass(target: "/x", reason: .method, invalidates: true)),
+        (head(.OPTIONS, "/x"), .pass(target: "/x", reason: .method, invalidates: false)),
         (head(.TRACE, "/x"), .reject(.methodNotAllowed, "TRACE is not allowed through this edge.\n")),
     ])
     func receive(_ request: HTTPRequestHead, _ expected: RequestDisposition) {
@@ -55,7 +55,7 @@ import Testing
 
     @Test func aCookiePassesWhenTheOperatorSaysSo() {
         let head = Self.head(.GET, "/a", ["Cookie": "s=1"])
-        #expect(EdgeRequest.receive(head, cookies: .pass) == .pass(target: "/a", reason: "request", invalidates: false))
+        #expect(EdgeRequest.receive(head, cookies: .pass) == .pass(target: "/a", reason: .request, invalidates: false))
         #expect(EdgeRequest.receive(head, cookies: .forward) == .lookup(target: "/a"))
         #expect(EdgeRequest.receive(head, cookies: .strip) == .lookup(target: "/a"))
     }

@@ -23,7 +23,7 @@ import Testing
         let requestHeaders: HTTPHeaders = ["Accept-Language": "en"]
         return FetchedHead(
             status: .ok, headers: headers, contentLength: length,
-            cacheStatus: CacheStatus(cacheName: "t", outcome: .forward("miss")),
+            verdict: .forwarded("t", .miss),
             vary: VarySelector(responseHeaders: headers, requestHeaders: requestHeaders, ignoring: ["accept-encoding"]),
             shareable: shareable, age: 0
         )
@@ -189,7 +189,7 @@ import Testing
         _ = m.join(1, w.waiter(1, initiator: true))
         #expect(Self.drain(&m, 1, actions: &actions) == ["wait"])
         let stored = StoredResponse(status: .ok, headers: [:], body: Self.chunk(5), freshness: Freshness(lifetime: 60, correctedInitialAge: 0, responseTime: 0), vary: VarySelector(responseHeaders: [:], requestHeaders: [:]))
-        #expect(m.resolve(stored, CacheStatus(cacheName: "t", outcome: .forward("stale"))) == [.wake([1])])
+        #expect(m.resolve(stored, CacheVerdict.revalidated("t", ttl: 60)) == [.wake([1])])
         let joined6 = m.join(2, w.waiter(2))
         #expect(joined6, "late joiners get the refreshed copy too")
         #expect(Self.drain(&m, 1, actions: &actions) == ["stored"])
@@ -203,14 +203,14 @@ import Testing
         _ = m.receivedHead(Self.head(), storing: true)
         _ = m.receivedBody(Self.chunk(50), maxStored: 1 << 20)
         _ = m.receivedEnd()
-        m.processing(CacheStatus(cacheName: "t", outcome: .forward("miss")))
+        m.processing(CacheVerdict.forwarded("t", .miss))
         let joined7 = m.join(2, Wakes().waiter(2))
         #expect(joined7)
         #expect(Self.drain(&m, 2, actions: &actions) == ["wait"])
         #expect(Self.drain(&m, 1, actions: &actions) == ["head", "body 50", "end"], "a reader from before the end reads the origin's bytes")
         let processed = StoredResponse(status: .ok, headers: [:], body: Self.chunk(40), freshness: Freshness(lifetime: 60, correctedInitialAge: 0, responseTime: 0), vary: VarySelector(responseHeaders: [:], requestHeaders: [:]))
         m.closeToJoiners()
-        #expect(m.resolve(processed, CacheStatus(cacheName: "t", outcome: .forward("miss"))) == [.wake([2])])
+        #expect(m.resolve(processed, CacheVerdict.forwarded("t", .miss)) == [.wake([2])])
         #expect(Self.drain(&m, 2, actions: &actions) == ["stored"])
         let joined8 = m.join(3, Wakes().waiter(3))
         #expect(!joined8, "after that, requests find the object in the store")

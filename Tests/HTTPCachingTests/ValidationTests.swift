@@ -92,7 +92,7 @@ import Testing
 @Suite struct CacheStatusTests {
     @Test func formatsRFC9211() {
         #expect(CacheStatus(cacheName: "e1", outcome: .hit, ttl: 30).headerValue == "e1; hit; ttl=30")
-        var s = CacheStatus(cacheName: "e1", outcome: .forward("miss"), ttl: 60)
+        var s = CacheStatus(cacheName: "e1", outcome: .forward(.miss), ttl: 60)
         s.stored = true
         s.forwardStatus = 200
         s.collapsed = true
