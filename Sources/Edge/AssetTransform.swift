@@ -23,8 +23,8 @@ struct AssetTransform: Sendable {
         paths = config.assetPaths.map(PathGlob.init)
         maxObjectSize = config.maxObjectSize
         pipeline = AssetPipeline(
-            minify: Set(config.minify.compactMap(AssetKind.init(rawValue:))),
-            codings: config.compress.compactMap(ContentCoding.init(rawValue:)),
+            minify: Set(config.minify.compactMap { AssetKind(rawValue: $0.rawValue) }),
+            codings: config.compress.compactMap { ContentCoding(rawValue: $0.rawValue) },
             minimumSize: config.compressMinSize, gzipLevel: config.gzipLevel, brotliLevel: config.brotliLevel, zstdLevel: config.zstdLevel)
     }
 

@@ -53,7 +53,7 @@ public final class EdgeServer: Sendable {
         let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfig)
         context = EdgeContext(
             config: config,
-            store: MemoryStore(budget: config.cacheSize, policy: config.eviction == "lru" ? LRUPolicy() : S3FIFOPolicy(), maxVariants: config.maxVariants),
+            store: MemoryStore(budget: config.cacheSize, policy: config.eviction == .lru ? LRUPolicy() : S3FIFOPolicy(), maxVariants: config.maxVariants),
             pushes: pushes,
             coordinator: FetchCoordinator(clock: clock),
             origin: HTTPClientOrigin(client: client),

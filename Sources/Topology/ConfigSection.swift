@@ -92,6 +92,28 @@ public struct ConfigSection: Sendable {
         return out
     }
 
+    /// One of an enum's words, e.g. `eviction = "lru"`.
+    public func choice<T: RawRepresentable & CaseIterable>(_ key: String, _: T.Type) throws(ConfigError) -> T? where T.RawValue == String {
+        guard let word = try string(key) else { return nil }
+        guard let value = T(rawValue: word) else {
+            throw error(key, "'\(word)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return value
+    }
+
+    /// An array of an enum's words, e.g. `minify = ["html", "css"]`.
+    public func choices<T: RawRepresentable & CaseIterable>(_ key: String, _: T.Type) throws(ConfigError) -> [T]? where T.RawValue == String {
+        guard let words = try strings(key) else { return nil }
+        var out: [T] = []
+        for word in words {
+            guard let value = T(rawValue: word) else {
+                throw error(key, "'\(word)' is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            out.append(value)
+        }
+        return out
+    }
+
     /// A size such as `64MiB`; a bare integer is bytes. At most `max` (default 1 PiB).
     public func byteSize(_ key: String, max: Int = 1 << 50) throws(ConfigError) -> Int? {
         guard let entry = table[key] else { return nil }

@@ -10,8 +10,8 @@ public struct EdgeConfig: Sendable, Equatable {
     public var cacheSize: Int
     /// Larger responses are streamed through and not stored.
     public var maxObjectSize: Int
-    /// The memory tier's eviction policy: `s3fifo` (default) or `lru`.
-    public var eviction: String = "s3fifo"
+    /// The memory tier's eviction policy.
+    public var eviction = Eviction.s3fifo
     /// Most bytes of a response that is not stored held for one slow client (the origin read
     /// is paused beyond it).
     public var clientBufferSize = 1 << 20
@@ -41,10 +41,10 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Path prefixes that are pulled from the origin again once their pushed object expired
     /// (elsewhere an expired push is a 404).
     public var pullAfterPushExpiry: [String]
-    /// Asset kinds minified when stored: `html`, `css`, `js`.
-    public var minify: [String] = ["html", "css", "js"]
+    /// Asset kinds minified when stored.
+    public var minify: [MinifiedKind] = MinifiedKind.allCases
     /// Content codings built when stored, in the server's order of preference.
-    public var compress: [String] = ["br", "zstd", "gzip"]
+    public var compress: [StoredCoding] = [.br, .zstd, .gzip]
     /// Path globs the asset pipeline applies to (minify and compress); default: every path.
     public var assetPaths: [String] = ["/**"]
     /// Bodies smaller than this are not compressed.
@@ -172,13 +172,10 @@ public struct EdgeConfig: Sendable, Equatable {
         maxPushSize = try s.byteSize("max_push_size", max: 1 << 30) ?? maxPushSize
         pushCapacity = try s.byteSize("push_capacity", max: 1 << 50) ?? pushCapacity
         pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []
-        eviction = try s.string("eviction") ?? "s3fifo"
-        guard ["s3fifo", "lru"].contains(eviction) else { throw s.error("eviction", "'\(eviction)' is not a policy; use s3fifo or lru") }
+        eviction = try s.choice("eviction", Eviction.self) ?? eviction
         accessLog = try s.string("access_log").map { $0 == "-" ? $0 : URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path }
-        minify = try s.strings("minify") ?? minify
-        for m in minify where !["html", "css", "js"].contains(m) { throw s.error("minify", "'\(m)' is not an asset kind; use html, css, js") }
-        compress = try s.strings("compress") ?? compress
-        for c in compress where !["br", "zstd", "gzip", "deflate"].contains(c) { throw s.error("compress", "'\(c)' is not a coding; use br, zstd, gzip, deflate") }
+        minify = try s.choices("minify", MinifiedKind.self) ?? minify
+        compress = try s.choices("compress", StoredCoding.self) ?? compress
         assetPaths = try s.strings("asset_paths") ?? assetPaths
         for p in assetPaths where !p.hasPrefix("/") { throw s.error("asset_paths", "'\(p)' must start with '/'") }
         compressMinSize = try s.byteSize("compress_min_size", max: 1 << 30) ?? compressMinSize
@@ -288,4 +285,21 @@ public enum CookiePolicy: String, Sendable, Equatable {
     case pass
     /// Remove it before the origin sees it (the origin then cannot answer per user).
     case strip
+}
+
+/// The memory tier's eviction policy (`eviction`).
+public enum Eviction: String, Sendable, CaseIterable {
+    /// S3-FIFO with size-aware admission (default).
+    case s3fifo
+    case lru
+}
+
+/// Asset kinds the pipeline minifies (`minify`).
+public enum MinifiedKind: String, Sendable, CaseIterable {
+    case html, css, js
+}
+
+/// Content codings the pipeline stores variants in (`compress`).
+public enum StoredCoding: String, Sendable, CaseIterable {
+    case br, zstd, gzip, deflate
 }

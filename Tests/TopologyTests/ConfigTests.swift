@@ -39,6 +39,10 @@ import Testing
         ("name = \"e\"\nmax_variants = 0", 2, "max_variants", "1 and 1024"),
         ("name = \"e\"\ncookies = \"eat\"", 2, "cookies", "forward, pass or strip"),
         ("name = \"e\"\nstrip_request_headers = [\"bad header\"]", 2, "strip_request_headers", "not a header name"),
+        ("name = \"e\"\neviction = \"fifo\"", 2, "eviction", "'fifo' is not one of s3fifo, lru"),
+        ("name = \"e\"\nminify = [\"html\", \"svg\"]", 2, "minify", "'svg' is not one of html, css, js"),
+        ("name = \"e\"\ncompress = [\"lzma\"]", 2, "compress", "'lzma' is not one of br, zstd, gzip, deflate"),
+        ("name = \"e\"\nclient_buffer_size = 100", 2, "client_buffer_size", "at least 4KiB"),
     ] as [(String, Int?, String, String)])
     func badEdgeConfigNamesFileLineAndField(_ text: String, _ line: Int?, _ field: String, _ fragment: String) {
         let dir = TemporaryFolder()
