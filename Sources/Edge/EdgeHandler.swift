@@ -4,9 +4,11 @@ import NIOCore
 import NIOHTTP1
 import Topology
 
-/// One client connection's requests, one at a time (NIO's pipelining handler queues the next),
-/// through the request path: receive → key → lookup → fetch → store → deliver. A hit is answered
-/// right here on the event loop from the stored buffer; a miss waits on an `InFlightFetch`.
+/// The shell that runs `RequestPath` for one client connection's requests, one at a time (NIO's
+/// pipelining handler queues the next): it reads the request, runs each step the path returns,
+/// writes what it decides, and pulls a miss's response from its `InFlightFetch` no faster than
+/// the connection takes it. A hit is answered right here on the event loop from the stored
+/// buffer. See `RequestPath` for a request's whole life.
 final class EdgeHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -33,6 +35,9 @@ final class EdgeHandler: ChannelInboundHandler {
         var outcome = Outcome.miss
         var status = 200
         var bytes = 0
+        /// The body's length when the head said it: the response ends with its last byte,
+        /// without waiting for the fetch's end.
+        var expected: Int?
     }
 
     private let edge: EdgeContext
@@ -51,6 +56,8 @@ final class EdgeHandler: ChannelInboundHandler {
     /// allowed (`client_buffer_size`).
     private var pendingBytes = 0
     private let window: Int
+    /// What the request path's steps know of this edge.
+    private let setting: RequestPath.Setting
     /// A pull waits for `pendingBytes` to drop below the window.
     private var drainWaiting = false
 
@@ -67,6 +74,7 @@ final class EdgeHandler: ChannelInboundHandler {
         self.edge = edge
         self.scheme = overTLS ? "https" : "http"
         self.window = edge.config.clientBufferSize
+        self.setting = RequestPath.Setting(config: edge.config, scheme: scheme, key: { edge.key($0) })
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -134,83 +142,54 @@ final class EdgeHandler: ChannelInboundHandler {
         }
     }
 
-    // MARK: receive, key, lookup
+    // MARK: running the request path's steps
+
 
     private func receive(_ request: HTTPRequestHead, body: ByteBuffer?) {
         sequence += 1
-        if let limiter = edge.rateLimiter, let retryAfter = limiter.admit(peerKey, now: edge.clock()) {
-            edge.stats.refusedRequest(.rateLimited)
-            return writeText(request, .tooManyRequests, "Too many requests from \(peer ?? "this address"); retry in \(retryAfter) s.\n",
-                             extra: ["Retry-After": String(retryAfter)])
-        }
-        switch EdgeRequest.receive(request, cookies: edge.config.cookies) {
-        case .reject(let status, let message):
-            writeText(request, status, message)
-        case .pass(let target, let reason, let invalidates):
-            let key = makeKey(target)
-            current = Current(request: request, sequence: sequence, key: key)
-            let intent: InFlightFetch.StoreIntent = request.method == .GET || request.method == .HEAD ? .ifAllowed : .never
-            fetchAlone(key: key, request: request, intent: intent, reason: reason, body: body, invalidates: invalidates)
-        case .lookup(let target):
-            let key = makeKey(target)
-            current = Current(request: request, sequence: sequence, key: key)
-            lookup(key, request)
-        }
+        let retryAfter = edge.rateLimiter?.admit(peerKey, now: edge.clock())
+        if retryAfter != nil { edge.stats.refusedRequest(.rateLimited) }
+        run(RequestPath.receive(request, retryAfter: retryAfter, client: peer, setting), request, body: body)
     }
 
-    private func makeKey(_ target: String) -> CacheKey { edge.key(target) }
-
-    private func lookup(_ key: CacheKey, _ request: HTTPRequestHead) {
-        let now = edge.clock()
-        // Pushed objects come first and never go to the origin while they live.
-        if let pushes = edge.pushes, !pushes.isEmpty {
-            switch pushes.lookup(String(key.path), now: now) {
-            case .live(let object):
-                return deliver(object.response, .pushed(edge.config.name, ttl: Int(saturating: object.expires - now)))
-            case .expired(let at) where !edge.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
-                return writeText(request, .notFound, "\(key.path) was pushed to this edge and expired at \(HTTPDate.format(at)); push it again.\n",
-                                 verdict: .pushed(edge.config.name, ttl: nil))
-            case .expired, .none:
-                break
-            }
-        }
-        guard let stored = edge.store.lookup(key, requestHeaders: request.headers) else {
-            return collapse(key, request, revalidating: nil)
-        }
-        switch stored.freshness.state(at: now) {
-        case .fresh:
-            deliver(stored, .hit(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: now))))
-        case .staleWhileRevalidate:
-            // RFC 5861 §3: serve stale now, refresh in the background (collapsed like any fetch).
-            deliver(stored, .stale(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)), because: .staleWhileRevalidate))
-            let plan = InFlightFetch.Plan(key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed, revalidating: stored, forwardReason: .stale,
-                                          clientScheme: scheme, target: EdgeRequest.originForm(request.uri))
+    /// Runs one step of `RequestPath`; lookups run the next.
+    private func run(_ next: RequestPath.Next, _ request: HTTPRequestHead, body: ByteBuffer? = nil) {
+        switch next {
+        case .synthesize(let status, let text, let verdict, let extra):
+            writeText(request, status, text, verdict: verdict, extra: extra)
+        case .lookup(let key):
+            current = Current(request: request, sequence: sequence, key: key)
+            let now = edge.clock()
+            let pushed = edge.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? PushLookup.none
+            let stored = edge.store.lookup(key, requestHeaders: request.headers)
+            run(RequestPath.lookup(key, request, pushed: pushed, stored: stored, now: now, setting), request)
+        case .pass(let plan):
+            current = Current(request: request, sequence: sequence, key: plan.key)
+            fetchAlone(plan, body: body)
+        case .deliver(let stored, let verdict):
+            deliver(stored, verdict)
+        case .deliverAndRefresh(let stored, let verdict, let plan):
+            deliver(stored, verdict)
             let edge = self.edge
-            edge.coordinator.startBackground(key) { InFlightFetch(plan: plan, edge: edge) }?.start(body: nil, clientAddress: nil)
-        case .mustValidate:
-            collapse(key, request, revalidating: stored)
+            edge.coordinator.startBackground(plan.key) { InFlightFetch(plan: plan, edge: edge) }?.start(body: nil, clientAddress: nil)
+        case .fetch(let plan):
+            collapse(plan, request)
+        case .head(let plan):
+            // A HEAD on a miss costs the origin a HEAD: it rides on a GET already in flight, or
+            // asks the origin for the head alone (and stores nothing).
+            if let (fetch, id) = edge.coordinator.joinInFlight(plan.key, waiter: makeWaiter(request)) {
+                current?.collapsed = true
+                return read(fetch, id)
+            }
+            fetchAlone(plan, body: nil)
         }
     }
 
     // MARK: fetch
 
-    private func collapse(_ key: CacheKey, _ request: HTTPRequestHead, revalidating: StoredResponse?) {
-        if request.method == .HEAD, revalidating == nil {
-            // A HEAD on a miss costs the origin a HEAD: it rides on a GET already in flight, or
-            // asks the origin for the head alone (and stores nothing).
-            if let (fetch, id) = edge.coordinator.joinInFlight(key, waiter: makeWaiter(request)) {
-                current?.collapsed = true
-                return read(fetch, id)
-            }
-            return fetchAlone(key: key, request: request, intent: .never, reason: .miss, body: nil)
-        }
-        let plan = InFlightFetch.Plan(
-            key: key, method: .GET, requestHeaders: request.headers, intent: .ifAllowed,
-            revalidating: revalidating, forwardReason: revalidating == nil ? .miss : .stale, clientScheme: scheme,
-            target: EdgeRequest.originForm(request.uri)
-        )
+    private func collapse(_ plan: InFlightFetch.Plan, _ request: HTTPRequestHead) {
         let edge = self.edge
-        switch edge.coordinator.join(key, waiter: makeWaiter(request), store: edge.store, makeFetch: { InFlightFetch(plan: plan, edge: edge) }) {
+        switch edge.coordinator.join(plan.key, waiter: makeWaiter(request), store: edge.store, makeFetch: { InFlightFetch(plan: plan, edge: edge) }) {
         case .joined(let fetch, let id):
             current?.collapsed = true
             read(fetch, id)
@@ -220,20 +199,15 @@ final class EdgeHandler: ChannelInboundHandler {
         case .stored(let stored):
             deliver(stored, .hit(edge.config.name, ttl: Int(saturating: stored.freshness.timeToLive(at: edge.clock()))))
         case .alone:
-            fetchAlone(key: key, request: request, intent: .ifAllowed, reason: plan.forwardReason, body: nil, revalidating: revalidating)
+            fetchAlone(plan, body: nil)
         }
     }
 
     /// A fetch for this request only, not collapsed with any other.
-    private func fetchAlone(
-        key: CacheKey, request: HTTPRequestHead, intent: InFlightFetch.StoreIntent, reason: ForwardReason, body: ByteBuffer?,
-        revalidating: StoredResponse? = nil, invalidates: Bool = false
-    ) {
-        let plan = InFlightFetch.Plan(key: key, method: request.method, requestHeaders: request.headers, intent: intent, revalidating: revalidating,
-                                      forwardReason: reason, invalidates: invalidates, clientScheme: scheme,
-                                      target: EdgeRequest.originForm(request.uri))
+    private func fetchAlone(_ plan: InFlightFetch.Plan, body: ByteBuffer?) {
+        guard let cur = current else { return }
         let fetch = InFlightFetch(plan: plan, edge: edge)
-        var waiter = makeWaiter(request)
+        var waiter = makeWaiter(cur.request)
         waiter.isInitiator = true
         guard let id = fetch.join(waiter) else { return }
         fetch.start(body: body, clientAddress: clientAddress)
@@ -287,8 +261,13 @@ final class EdgeHandler: ChannelInboundHandler {
                 flush = true
             case (.body(let chunks), .streaming):
                 for chunk in chunks { writeBody(chunk) }
-                current?.bytes += chunks.reduce(0) { $0 + $1.readableBytes }
+                let bytes = cur.bytes + chunks.reduce(0) { $0 + $1.readableBytes }
+                current?.bytes = bytes
                 flush = true
+                if let expected = cur.expected, bytes >= expected {
+                    flush = false
+                    return finish(cur.request, status: cur.status, bytes: bytes, outcome: cur.outcome)
+                }
             case (.body(let chunks), .ranged(let range, var offset)):
                 // The requested bytes go out as they arrive; the fetch goes on storing the rest.
                 for chunk in chunks {
@@ -312,7 +291,8 @@ final class EdgeHandler: ChannelInboundHandler {
             case (.stored(let stored, let status), .waiting):
                 return deliver(stored, status)
             case (.fetchAlone, .waiting):
-                return fetchAlone(key: cur.key, request: cur.request, intent: .ifAllowed, reason: .miss, body: nil)
+                // Another variant, or a response that may not be shared: this request's own.
+                return fetchAlone(RequestPath.plan(cur.key, cur.request, setting, intent: .ifAllowed, reason: .miss), body: nil)
             case (.failed(let failure), .waiting):
                 let verdict = CacheVerdict.error(edge.config.name, .miss)
                 return writeText(cur.request, failure.status, failure.message + "\n", verdict: cur.collapsed ? verdict.collapsed().failed() : verdict)
@@ -355,6 +335,11 @@ final class EdgeHandler: ChannelInboundHandler {
             cur.mode = .ranged(range, offset: 0)
         case .full:
             cur.mode = .streaming
+            cur.expected = head.contentLength
+            if head.contentLength == 0 {
+                finish(cur.request, status: cur.status, bytes: 0, outcome: cur.outcome)
+                return false
+            }
         }
         current = cur
         return true

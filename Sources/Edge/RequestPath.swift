@@ -1,0 +1,122 @@
+import CacheStore
+import HTTPCaching
+import NIOCore
+import NIOHTTP1
+import Topology
+
+/// The request path of an edge: what happens to one request, step by step. Steps 1–3
+/// (receive, key, lookup) are the pure decisions here, each returning the next step; step 4–5
+/// (fetch, store) is `FetchMachine`, run by `InFlightFetch`; step 6 (deliver) is
+/// `ResponseDelivery`. `EdgeHandler` is the shell that runs each `Next` on its event loop.
+///
+///     receive ─ refused (deny list, rate limit, bad target, CONNECT, PURGE) ────▶ synthesize 4xx
+///        │ ─── pass (unsafe method, Authorization, a Cookie under cookies=pass) ─▶ fetch alone
+///        ▼                                                        (streamed, paced, never shared)
+///       key ─▶ lookup ─ pushed and live ─────────────────────────────────────────▶ deliver
+///                 │ ─── pushed and expired (no pull_after_push_expiry) ──────────▶ synthesize 404
+///                 │ ─── fresh ───────────────────────────────────────────────────▶ deliver
+///                 │ ─── stale, stale-while-revalidate allows ────▶ deliver, and refresh behind
+///                 │ ─── stale, must validate ────▶ fetch, collapsed, conditional (304 → deliver)
+///                 │ ─── absent, HEAD ───────▶ ride on a GET in flight, or HEAD the origin alone
+///                 ▼ ─── absent ──────────────────────────────────────────▶ fetch, collapsed
+///       fetch ─▶ each reader pulls at its own pace: head (Range, conditionals decided on it),
+///                body, end; or stored / failed / fetch alone (another variant, private)
+enum RequestPath {
+    /// The step to run next.
+    enum Next {
+        /// Answer with a short text from the edge itself.
+        case synthesize(HTTPResponseStatus, String, verdict: CacheVerdict?, extra: HTTPHeaders = [:])
+        /// Look the key up (step 3).
+        case lookup(CacheKey)
+        /// Not cacheable: one origin request for this request alone.
+        case pass(InFlightFetch.Plan)
+        /// Answer from storage.
+        case deliver(StoredResponse, CacheVerdict)
+        /// Answer from storage now and refresh it in the background (RFC 5861 §3).
+        case deliverAndRefresh(StoredResponse, CacheVerdict, refresh: InFlightFetch.Plan)
+        /// Fetch, collapsed with any fetch of the key under way.
+        case fetch(InFlightFetch.Plan)
+        /// A HEAD on a miss: ride on a GET in flight, or ask the origin for the head alone.
+        case head(InFlightFetch.Plan)
+    }
+
+    /// What the steps need to know of the edge.
+    struct Setting: Sendable {
+        var config: EdgeConfig
+        /// How the client reached the edge (`http` or `https`).
+        var scheme: String
+        var key: @Sendable (String) -> CacheKey
+    }
+
+    // MARK: 1 receive, 2 key
+
+    /// Step 1: what the edge does with a request before it looks at the cache. `retryAfter`:
+    /// the client is over its rate limit.
+    static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, _ s: Setting) -> Next {
+        if let retryAfter {
+            return .synthesize(.tooManyRequests, "Too many requests from \(client ?? "this address"); retry in \(retryAfter) s.\n", verdict: nil,
+                               extra: ["Retry-After": String(retryAfter)])
+        }
+        switch EdgeRequest.receive(request, cookies: s.config.cookies) {
+        case .reject(let status, let message):
+            return .synthesize(status, message, verdict: nil)
+        case .pass(let target, let reason, let invalidates):
+            let intent: InFlightFetch.StoreIntent = request.method == .GET || request.method == .HEAD ? .ifAllowed : .never
+            return .pass(plan(s.key(target), request, s, intent: intent, reason: reason, invalidates: invalidates))
+        case .lookup(let target):
+            // Step 2: the key, after the operator's key rules.
+            return .lookup(s.key(target))
+        }
+    }
+
+    // MARK: 3 lookup
+
+    /// Step 3: the pushed object or the stored response for `key`, as found at `now`.
+    static func lookup(
+        _ key: CacheKey, _ request: HTTPRequestHead, pushed: PushLookup, stored: StoredResponse?, now: Double, _ s: Setting
+    ) -> Next {
+        let name = s.config.name
+        // Pushed objects come first and never go to the origin while they live.
+        switch pushed {
+        case .live(let object):
+            return .deliver(object.response, .pushed(name, ttl: Int(saturating: object.expires - now)))
+        case .expired(let at) where !s.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
+            return .synthesize(.notFound, "\(key.path) was pushed to this edge and expired at \(HTTPDate.format(at)); push it again.\n",
+                               verdict: .pushed(name, ttl: nil))
+        case .expired, .none:
+            break
+        }
+        guard let stored else {
+            let miss = plan(key, request, s, intent: .ifAllowed, reason: .miss)
+            if request.method == .HEAD {
+                var head = miss
+                head.intent = .never
+                head.method = .HEAD
+                return .head(head)
+            }
+            return .fetch(miss)
+        }
+        switch stored.freshness.state(at: now) {
+        case .fresh:
+            return .deliver(stored, .hit(name, ttl: Int(saturating: stored.freshness.timeToLive(at: now))))
+        case .staleWhileRevalidate:
+            let verdict = CacheVerdict.stale(name, ttl: Int(saturating: stored.freshness.timeToLive(at: now).rounded(.down)), because: .staleWhileRevalidate)
+            return .deliverAndRefresh(stored, verdict, refresh: plan(key, request, s, intent: .ifAllowed, reason: .stale, revalidating: stored))
+        case .mustValidate:
+            return .fetch(plan(key, request, s, intent: .ifAllowed, reason: .stale, revalidating: stored))
+        }
+    }
+
+    /// The origin request for a step: a lookup's is always a GET (a HEAD's may fill the cache
+    /// when it rides on one); a pass keeps the client's method.
+    static func plan(
+        _ key: CacheKey, _ request: HTTPRequestHead, _ s: Setting, intent: InFlightFetch.StoreIntent, reason: ForwardReason,
+        invalidates: Bool = false, revalidating: StoredResponse? = nil
+    ) -> InFlightFetch.Plan {
+        let method: HTTPMethod = reason == .miss || reason == .stale ? .GET : request.method
+        return InFlightFetch.Plan(
+            key: key, method: method, requestHeaders: request.headers, intent: intent, revalidating: revalidating, forwardReason: reason,
+            invalidates: invalidates, clientScheme: s.scheme, target: EdgeRequest.originForm(request.uri)
+        )
+    }
+}
