@@ -316,14 +316,14 @@ final class EdgeHandler: ChannelInboundHandler {
         var cur = cur
         let verdict = cur.collapsed ? head.verdict.collapsed() : head.verdict
         cur.outcome = verdict.outcome
-        let selection = ResponseDelivery.select(
-            status: head.status, request: cur.request, etag: head.headers.first(name: "etag"),
+        let selection = Selection.of(
+            status: head.status, method: cur.request.method, requestHeaders: cur.request.headers, etag: head.headers.first(name: "etag"),
             lastModified: head.headers.first(name: "last-modified"), length: head.contentLength
         )
         var headers = head.headers
         headers.remove(name: "age")  // the edge states the age
         ResponseDelivery.decorate(&headers, age: head.age, cacheStatus: verdict.status, via: edge.via)
-        let status = ResponseDelivery.apply(selection, to: &headers, status: head.status, length: head.contentLength)
+        let status = selection.apply(to: &headers, status: head.status, length: head.contentLength)
         if !cur.request.isKeepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
         context?.write(wrapOutboundOut(.head(HTTPResponseHead(version: cur.request.version, status: status, headers: headers))), promise: nil)
         cur.status = Int(status.code)

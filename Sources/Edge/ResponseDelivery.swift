@@ -40,8 +40,9 @@ struct ResponseDelivery {
             }
         }
         let length = body.readableBytes
-        let selection = select(status: stored.status, request: request, etag: etag, lastModified: stored.lastModified, length: length)
-        let status = apply(selection, to: &headers, status: stored.status, length: length)
+        let selection = Selection.of(status: stored.status, method: request.method, requestHeaders: request.headers, etag: etag,
+                                     lastModified: stored.lastModified, length: length)
+        let status = selection.apply(to: &headers, status: stored.status, length: length)
         switch selection {
         case .full:
             return ResponseDelivery(status: status, headers: headers, body: request.method == .HEAD ? nil : body)
@@ -49,52 +50,6 @@ struct ResponseDelivery {
             return ResponseDelivery(status: status, headers: headers, body: body.getSlice(at: body.readerIndex + r.lowerBound, length: r.count))
         case .notModified, .unsatisfiable:
             return ResponseDelivery(status: status, headers: headers, body: nil)
-        }
-    }
-
-    /// Which response a request gets of a representation (RFC 9110 §13 preconditions, then §14
-    /// Range), the same for a stored object and for an origin's head on a miss.
-    enum Selection: Equatable {
-        case full
-        case notModified
-        case partial(ClosedRange<Int>)
-        case unsatisfiable
-    }
-
-    /// `length` nil: not known yet (no Content-Length), so Range is ignored (§14.2 allows it).
-    static func select(status: HTTPResponseStatus, request: HTTPRequestHead, etag: String?, lastModified: String?, length: Int?) -> Selection {
-        guard status == .ok else { return .full }
-        if ConditionalRequest.isNotModified(requestHeaders: request.headers, etag: etag, lastModified: lastModified) { return .notModified }
-        guard request.method == .GET, let length,
-              ConditionalRequest.rangeApplies(requestHeaders: request.headers, etag: etag, lastModified: lastModified) else { return .full }
-        switch ByteRangeOutcome.evaluate(rangeHeader: request.headers.first(name: "range"), length: length) {
-        case .full: return .full
-        case .partial(let r): return .partial(r)
-        case .unsatisfiable: return .unsatisfiable
-        }
-    }
-
-    /// The status, and the framing and range fields, of a selection. `headers` come without
-    /// Content-Length (stored objects) or with the origin's (a miss); either way it is set here.
-    static func apply(_ selection: Selection, to headers: inout HTTPHeaders, status: HTTPResponseStatus, length: Int?) -> HTTPResponseStatus {
-        switch selection {
-        case .notModified:
-            for name in ["content-length", "content-type", "content-range", "accept-ranges"] { headers.remove(name: name) }
-            return .notModified
-        case .partial(let r):
-            headers.replaceOrAdd(name: "Accept-Ranges", value: "bytes")
-            headers.replaceOrAdd(name: "Content-Range", value: "bytes \(r.lowerBound)-\(r.upperBound)/\(length ?? 0)")
-            headers.replaceOrAdd(name: "Content-Length", value: String(r.count))
-            return .partialContent
-        case .unsatisfiable:
-            headers.replaceOrAdd(name: "Accept-Ranges", value: "bytes")
-            headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(length ?? 0)")
-            headers.replaceOrAdd(name: "Content-Length", value: "0")
-            return .rangeNotSatisfiable
-        case .full:
-            if status == .ok, length != nil { headers.replaceOrAdd(name: "Accept-Ranges", value: "bytes") }
-            if let length { headers.replaceOrAdd(name: "Content-Length", value: String(length)) }
-            return status
         }
     }
 

@@ -19,28 +19,17 @@ struct FileResponsePlan: Equatable {
             "Last-Modified": lastModified,
             "Cache-Control": cacheControl,
         ]
-        if ConditionalRequest.isNotModified(requestHeaders: requestHeaders, etag: file.etag, lastModified: lastModified) {
-            return FileResponsePlan(status: .notModified, headers: headers, bytes: nil)
-        }
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Accept-Ranges", value: "bytes")
-        var outcome = ByteRangeOutcome.full
-        if method == .GET,
-           ConditionalRequest.rangeApplies(requestHeaders: requestHeaders, etag: file.etag, lastModified: lastModified) {
-            outcome = .evaluate(rangeHeader: requestHeaders.first(name: "range"), length: file.size)
-        }
-        switch outcome {
+        let selection = Selection.of(status: .ok, method: method, requestHeaders: requestHeaders, etag: file.etag, lastModified: lastModified,
+                                     length: file.size)
+        if selection != .notModified { headers.add(name: "Content-Type", value: contentType) }
+        let status = selection.apply(to: &headers, status: .ok, length: file.size)
+        switch selection {
         case .full:
-            headers.add(name: "Content-Length", value: String(file.size))
-            return FileResponsePlan(status: .ok, headers: headers, bytes: method == .GET && file.size > 0 ? 0...(file.size - 1) : nil)
+            return FileResponsePlan(status: status, headers: headers, bytes: method == .GET && file.size > 0 ? 0...(file.size - 1) : nil)
         case .partial(let r):
-            headers.add(name: "Content-Length", value: String(r.count))
-            headers.add(name: "Content-Range", value: "bytes \(r.lowerBound)-\(r.upperBound)/\(file.size)")
-            return FileResponsePlan(status: .partialContent, headers: headers, bytes: r)
-        case .unsatisfiable:
-            headers.add(name: "Content-Range", value: "bytes */\(file.size)")
-            headers.replaceOrAdd(name: "Content-Length", value: "0")
-            return FileResponsePlan(status: .rangeNotSatisfiable, headers: headers, bytes: nil)
+            return FileResponsePlan(status: status, headers: headers, bytes: r)
+        case .notModified, .unsatisfiable:
+            return FileResponsePlan(status: status, headers: headers, bytes: nil)
         }
     }
 }
