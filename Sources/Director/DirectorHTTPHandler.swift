@@ -28,9 +28,8 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
     }
 
     private func respond(_ context: ChannelHandlerContext, _ h: HTTPRequestHead) {
-        let parts = h.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let path = String(parts[0])
-        let query = parts.count > 1 ? String(parts[1]) : ""
+        let target = RequestTarget(h.uri)
+        let path = target.path
         let peer = context.channel.remoteAddress?.ipAddress.flatMap { IPAddress($0) }
         switch path {
         case "/health":
@@ -39,10 +38,7 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
         case "/route":
             var client = clientAddress(h, peer: peer)
             var subnet: CIDR?
-            for pair in query.split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1)
-                guard kv.count == 2, kv[0] == "client" else { continue }
-                let value = String(kv[1]).removingPercentEncoding ?? String(kv[1])
+            for value in target.values("client") where !value.isEmpty {
                 if value.contains("/") {
                     guard let c = CIDR(value) else { return write(context, h, .badRequest, json: ["error": "'\(value)' is not an address or CIDR subnet"]) }
                     subnet = c

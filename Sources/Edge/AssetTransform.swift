@@ -32,7 +32,7 @@ struct AssetTransform: Sendable {
     /// not encode itself and did not mark `no-transform`, of a type the pipeline handles.
     func applies(path: Substring, status: HTTPResponseStatus, headers: HTTPHeaders) -> Bool {
         guard status == .ok, !CacheControl(headers: headers).noTransform, let type = headers.first(name: "content-type"),
-              paths.contains(where: { $0.matches(String(path.split(separator: "?", maxSplits: 1).first ?? "")) }) else { return false }
+              paths.contains(where: { $0.matches(String(RequestTarget(String(path)).path)) }) else { return false }
         if let coding = headers.first(name: "content-encoding") {
             return ContentCoding(rawValue: coding.trimmingCharacters(in: .whitespaces).lowercased()) != nil
         }

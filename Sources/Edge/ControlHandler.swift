@@ -95,7 +95,8 @@ final class ControlHandler: ChannelInboundHandler {
     }
 
     private func route(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ body: ByteBuffer) {
-        let (path, query) = Self.split(h.uri)
+        let target = RequestTarget(h.uri)
+        let path = target.path
         switch (h.method, path) {
         case (.GET, "/health"):
             respond(context, h, 200, ["status": "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
@@ -105,15 +106,15 @@ final class ControlHandler: ChannelInboundHandler {
             let text = edge.stats.prometheusText(store: edge.store.stats, pushes: pushes, now: edge.clock())
             HTTPResponseWriter.text(context, request: h, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: text))
         case (.GET, "/manifest"):
-            let prefix = query["prefix"]?.first ?? "/"
+            let prefix = target.values("prefix").first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())
             respondJSON(context, h, 200, ManifestBody(edge: edge.config.name, objects: objects))
         case (.PUT, _) where path.hasPrefix("/push/"):
-            push(context, h, String(h.uri.dropFirst("/push".count).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]), body)
+            push(context, h, String(path.dropFirst("/push".count)), body)
         case (.DELETE, _) where path.hasPrefix("/push/"):
-            delete(context, h, String(h.uri.dropFirst("/push".count).split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]))
+            delete(context, h, String(path.dropFirst("/push".count)))
         case (.POST, "/purge"):
-            purge(context, h, query)
+            purge(context, h, target)
         default:
             respond(context, h, 404, ["error": "no control call \(h.method) \(path); see README: PUT/DELETE /push/<path>, GET /manifest, POST /purge, GET /health"])
         }
@@ -173,21 +174,21 @@ final class ControlHandler: ChannelInboundHandler {
         }
     }
 
-    private func purge(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ query: [String: [String]]) {
+    private func purge(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ query: RequestTarget) {
         var selector = PurgeSelector()
-        for url in query["url"] ?? [] {
+        for url in query.values("url") {
             // A full URL or a path; either way the path is what is keyed.
             let target = url.hasPrefix("/") ? url : (url.range(of: "://").map { r in
                 String(url[r.upperBound...].drop { $0 != "/" })
             } ?? url)
             selector.paths.insert(CacheKey.normalise(target.isEmpty ? "/" : target))
         }
-        selector.prefixes = (query["prefix"] ?? []).map(CacheKey.normalise)
-        selector.tags = Set(query["tag"] ?? [])
+        selector.prefixes = query.values("prefix").map(CacheKey.normalise)
+        selector.tags = Set(query.values("tag"))
         guard !selector.isEmpty else {
             return respond(context, h, 400, ["error": "say what to purge: url=, prefix= or tag= (repeatable), and soft=true for a soft purge"])
         }
-        let soft = ["1", "true", "yes"].contains(query["soft"]?.first ?? "")
+        let soft = ["1", "true", "yes"].contains(query.values("soft").first ?? "")
         let pulled = edge.store.purge(selector, soft: soft, now: edge.clock())
         let pushes = self.pushes
         let chosen = selector
@@ -224,19 +225,6 @@ final class ControlHandler: ChannelInboundHandler {
         var soft: Bool
     }
 
-    static func split(_ uri: String) -> (String, [String: [String]]) {
-        let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        var query: [String: [String]] = [:]
-        if parts.count > 1 {
-            for pair in parts[1].split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let k = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-                let v = kv.count > 1 ? (String(kv[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(kv[1])) : ""
-                query[k, default: []].append(v)
-            }
-        }
-        return (String(parts[0]), query)
-    }
 
     private func respond(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: Int, _ object: [String: String], extra: HTTPHeaders = [:]) {
         respondJSON(context, h, status, object, extra: extra)

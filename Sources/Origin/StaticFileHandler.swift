@@ -68,8 +68,9 @@ final class StaticFileHandler: ChannelInboundHandler {
             case .success((.file, let plan?, let body)):
                 handler.write(context, request, plan.status, plan.headers, body)
             case .success((.directoryNeedsSlash, _, _)):
-                let (path, query) = Self.split(request.uri)
-                handler.writeText(context, request, .movedPermanently, "Moved to \(path)/\n", extra: ["Location": "\(path)/\(query)"])
+                let target = RequestTarget(request.uri)
+                handler.writeText(context, request, .movedPermanently, "Moved to \(target.path)/\n",
+                                  extra: ["Location": "\(target.path)/\(target.querySuffix)"])
             case .success((.notFound(let why), _, _)):
                 handler.server.log("\(request.method) \(request.uri) 404: \(why)")
                 handler.writeText(context, request, .notFound, "Not found: \(request.uri)\n")
@@ -99,11 +100,6 @@ final class StaticFileHandler: ChannelInboundHandler {
         var body = context.channel.allocator.buffer(capacity: size)
         body.writeRepeatingByte(UInt8(truncatingIfNeeded: id), count: size)
         write(context, request, .ok, headers, body)
-    }
-
-    private static func split(_ uri: String) -> (Substring, Substring) {
-        guard let q = uri.firstIndex(of: "?") else { return (Substring(uri), "") }
-        return (uri[..<q], uri[q...])
     }
 
     private func writeText(_ context: ChannelHandlerContext, _ request: HTTPRequestHead, _ status: HTTPResponseStatus, _ text: String, extra: HTTPHeaders = [:]) {

@@ -26,7 +26,7 @@ import Testing
 
     @Test func aClientThatReadsNothingPausesTheOriginAndThenGetsEveryByte() async throws {
         let origin = StreamingOrigin()
-        let size = 72 << 20
+        let size = 48 << 20
         origin.serve("/big", .init(size: size, headers: [("Cache-Control", "no-store")]))
         try await origin.start()
         let h = try await EdgeHarness.start(origin: origin.url, originTimeout: 1)
@@ -37,7 +37,7 @@ import Testing
         #expect(head.status == 200)
         let stalled = try await settled { origin.bodyBytesSent }
         #expect(stalled < Self.buffers, "the origin sent \(stalled >> 20) MiB to a client that read nothing")
-        print("a client reading nothing of a 72 MiB object: the origin stalled after \(stalled) body bytes")
+        print("a client reading nothing of a 48 MiB object: the origin stalled after \(stalled) body bytes")
         // Paused for longer than origin_timeout: that is the client's doing, not the origin's.
         try await Task.sleep(for: .milliseconds(2500))
         // Reading on resumes the origin, and every byte arrives.

@@ -99,3 +99,19 @@ import Testing
         #expect(s.headerValue == "e1; fwd=miss; fwd-status=200; ttl=60; stored; collapsed")
     }
 }
+
+@Suite struct RequestTargetTests {
+    @Test(arguments: [
+        ("/a", "/a", nil, [] as [String]),
+        ("/a?", "/a", "", []),
+        ("/a?x=1&x=2&y", "/a", "x=1&x=2&y", ["x=1", "x=2", "y="]),
+        ("/p?q=a+b%20c&%7A=%zz", "/p", "q=a+b%20c&%7A=%zz", ["q=a b c", "z=%zz"]),
+        ("/a?b?c=d", "/a", "b?c=d", ["b?c=d"]),
+    ] as [(String, String, String?, [String])])
+    func splitsPathAndQueryAndDecodesParameters(_ target: String, _ path: String, _ query: String?, _ parameters: [String]) {
+        let t = RequestTarget(target)
+        #expect(t.path == path)
+        #expect(t.query.map(String.init) == query)
+        #expect(t.parameters.map { "\($0.name)=\($0.value)" } == parameters)
+    }
+}
