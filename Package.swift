@@ -39,6 +39,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Topology", swiftSettings: strict),
+        .target(name: "ControlAPI", swiftSettings: strict),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CBrotli", path: "Sources/CBrotli"),
         .target(name: "Assets", dependencies: ["CZlib", "CBrotli"], swiftSettings: strict),
@@ -65,7 +66,7 @@ let package = Package(
         .target(
             name: "Edge",
             dependencies: [
-                "HTTPCaching", "CacheStore", "Topology", "HTTPServer", "Assets",
+                "HTTPCaching", "CacheStore", "Topology", "HTTPServer", "Assets", "ControlAPI",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -83,7 +84,7 @@ let package = Package(
         .target(
             name: "Director",
             dependencies: [
-                "Topology", "HTTPServer", "HTTPCaching",
+                "Topology", "HTTPServer", "HTTPCaching", "ControlAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -94,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "OutpostCLI",
             dependencies: [
-                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore", "Assets", "HTTPCaching",
+                "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore", "Assets", "HTTPCaching", "ControlAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

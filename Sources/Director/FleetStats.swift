@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ControlAPI
 import Foundation
 import NIOCore
 import Synchronization
@@ -29,27 +30,12 @@ public final class FleetStats: Sendable {
         public var recentHitRatio: Double?
     }
 
-    /// The part of an edge's `/stats` the dashboard reads: the ratios' counts, summed over edges.
-    private struct EdgeStatsJSON: Decodable {
-        struct Ratios: Decodable {
-            var requests: Int
-            var bytes: Int
-            var hits: Int
-            var savedBytes: Int
-        }
-        struct Store: Decodable { var bytes: Int }
-        var edge: String
-        var dataCenter: String
-        var ratios: Ratios
-        var store: Store
-    }
-
     private struct State {
         var latest: [String: EdgeCounts] = [:]
         var series: [Point] = []
     }
 
-    public static let definition = "hit ratio = requests answered without an origin request of their own (hit, stale, pushed, collapsed) / all requests but passes"
+    public static let definition = HitRatio.definition
 
     private let fleet: FleetConfig
     private let client: HTTPClient
@@ -102,7 +88,7 @@ public final class FleetStats: Sendable {
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         guard let response = try? await client.execute(request, deadline: .now() + .milliseconds(800)), response.status == .ok,
               let body = try? await response.body.collect(upTo: 1 << 20),
-              let json = try? JSONDecoder().decode(EdgeStatsJSON.self, from: Data(body.readableBytesView))
+              let json = try? JSONDecoder().decode(StatsSnapshot.self, from: Data(body.readableBytesView))
         else { return nil }
         return EdgeCounts(edge: json.edge, dataCenter: json.dataCenter, requests: json.ratios.requests, hits: json.ratios.hits,
                           bytes: json.ratios.bytes, savedBytes: json.ratios.savedBytes, storedBytes: json.store.bytes)

@@ -1,4 +1,5 @@
 import CacheStore
+import ControlAPI
 import HTTPServer
 import Foundation
 import HTTPCaching
@@ -108,7 +109,10 @@ final class ControlHandler: ChannelInboundHandler {
         case (.GET, "/manifest"):
             let prefix = target.values("prefix").first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())
-            respondJSON(context, h, 200, ManifestBody(edge: edge.config.name, objects: objects))
+            respondJSON(context, h, 200, Manifest(edge: edge.config.name, objects: objects.map {
+                Manifest.Entry(path: $0.path, size: $0.size, sha256: $0.sha256, contentType: $0.contentType, tags: $0.tags, expires: $0.expires,
+                               pushedAt: $0.pushedAt)
+            }))
         case (.PUT, _) where path.hasPrefix("/push/"):
             push(context, h, String(path.dropFirst("/push".count)), body)
         case (.DELETE, _) where path.hasPrefix("/push/"):
@@ -206,24 +210,13 @@ final class ControlHandler: ChannelInboundHandler {
             switch result {
             case .success(let pushed):
                 edge.log("\(soft ? "soft" : "hard") purge: \(pulled) pulled and \(pushed) pushed objects")
-                handler.respondJSON(context, h, 200, PurgeBody(purged: pulled + pushed, pulled: pulled, pushed: pushed, soft: soft))
+                handler.respondJSON(context, h, 200, PurgeResult(purged: pulled + pushed, pulled: pulled, pushed: pushed, soft: soft))
             case .failure(let e):
                 handler.respond(context, h, 500, ["error": "purge failed after \(pulled) pulled objects: \(e)"])
             }
         }
     }
 
-    struct ManifestBody: Codable {
-        var edge: String
-        var objects: [PushedObject.Meta]
-    }
-
-    struct PurgeBody: Codable {
-        var purged: Int
-        var pulled: Int
-        var pushed: Int
-        var soft: Bool
-    }
 
 
     private func respond(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ status: Int, _ object: [String: String], extra: HTTPHeaders = [:]) {

@@ -1,4 +1,5 @@
 import CacheStore
+import ControlAPI
 import Foundation
 import HTTPServer
 import Prometheus
@@ -60,46 +61,10 @@ public enum Outcome: String, CaseIterable, Sendable, Codable {
 /// An edge's counters: exact values for the stats JSON and `outpost stats`, and the same
 /// numbers as Prometheus metrics. Recording is a short lock and a few atomic adds.
 public final class EdgeStats: Sendable {
-    public struct Counts: Sendable, Codable, Equatable {
-        public var requests = 0
-        public var bytes = 0
-    }
+    public typealias Counts = StatsSnapshot.Counts
+    public typealias Snapshot = StatsSnapshot
 
-    public struct Snapshot: Sendable, Codable {
-        public var edge: String
-        public var dataCenter: String
-        public var time: Double
-        public var outcomes: [String: Counts]
-        public var origin: Counts
-        public var store: Store
-        public var pushed: Counts
-        /// The numerators and denominators of the two ratios, so that totals over several edges
-        /// are sums (what `outpost stats` and the director's dashboard add up).
-        public var ratios: RatioCounts
-        public var hitRatio: Double
-        public var byteHitRatio: Double
-        public var definition: String
-
-        public struct RatioCounts: Sendable, Codable {
-            /// Requests and body bytes but passes.
-            public var requests: Int
-            public var bytes: Int
-            /// Requests answered without an origin request of their own.
-            public var hits: Int
-            /// Body bytes not fetched from the origin.
-            public var savedBytes: Int
-        }
-
-        public struct Store: Sendable, Codable {
-            public var objects: Int
-            public var bytes: Int
-            public var budget: Int
-            public var evictions: Int
-            public var rejected: Int
-        }
-    }
-
-    public static let definition = "hit ratio = requests answered without an origin request of their own (hit, stale, pushed, collapsed) / all requests but passes; byte hit ratio = body bytes not fetched from the origin (those and revalidated) / all body bytes but passes"
+    public static let definition = HitRatio.both
 
     private struct State {
         var outcomes = [Counts](repeating: Counts(), count: Outcome.allCases.count)

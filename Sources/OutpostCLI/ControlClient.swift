@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import ControlAPI
 import Edge
 import Foundation
 import NIOCore
@@ -11,25 +12,6 @@ struct ControlClient: Sendable {
     let baseURL: String
     let token: String
     let client: HTTPClient
-
-    struct ManifestEntry: Codable, Sendable {
-        var path: String
-        var size: Int
-        var sha256: String
-        var expires: Double
-        var tags: [String]
-    }
-
-    struct Manifest: Codable, Sendable {
-        var edge: String
-        var objects: [ManifestEntry]
-    }
-
-    struct PurgeResult: Codable, Sendable {
-        var purged: Int
-        var pulled: Int
-        var pushed: Int
-    }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import ControlAPI
 import Foundation
 import Topology
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import CacheStore
+import ControlAPI
 import Foundation
 import Origin
 import Synchronization
@@ -97,7 +98,7 @@ struct Push: AsyncParsableCommand {
             return report
         case .success(let c): control = c
         }
-        let manifest: ControlClient.Manifest
+        let manifest: Manifest
         do { manifest = try await control.manifest(prefix: prefix) } catch {
             report.failed = files.count
             report.errors = ["\(error)"]

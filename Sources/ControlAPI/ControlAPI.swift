@@ -1,0 +1,129 @@
+/// The control API's wire types: what an edge's control listener sends, and what the CLI and
+/// the director read. One definition of each, shared by all three, so they cannot drift apart.
+
+/// The hit ratios' definitions, as the edge, `outpost stats` and the dashboard state them.
+public enum HitRatio {
+    public static let definition = "hit ratio = requests answered without an origin request of their own (hit, stale, pushed, collapsed) / all requests but passes"
+    public static let byteDefinition = "byte hit ratio = body bytes not fetched from the origin (those and revalidated) / all body bytes but passes"
+    /// Both, as one sentence.
+    public static let both = definition + "; " + byteDefinition
+}
+
+/// `GET /stats`: an edge's counters now.
+public struct StatsSnapshot: Sendable, Codable {
+    public struct Counts: Sendable, Codable, Equatable {
+        public var requests = 0
+        public var bytes = 0
+        public init(requests: Int = 0, bytes: Int = 0) {
+            self.requests = requests
+            self.bytes = bytes
+        }
+    }
+
+    /// The numerators and denominators of the two ratios, so that totals over several edges are
+    /// sums (what `outpost stats` and the director's dashboard add up).
+    public struct RatioCounts: Sendable, Codable {
+        /// Requests and body bytes but passes.
+        public var requests: Int
+        public var bytes: Int
+        /// Requests answered without an origin request of their own.
+        public var hits: Int
+        /// Body bytes not fetched from the origin.
+        public var savedBytes: Int
+        public init(requests: Int, bytes: Int, hits: Int, savedBytes: Int) {
+            self.requests = requests
+            self.bytes = bytes
+            self.hits = hits
+            self.savedBytes = savedBytes
+        }
+    }
+
+    public struct Store: Sendable, Codable {
+        public var objects: Int
+        public var bytes: Int
+        public var budget: Int
+        public var evictions: Int
+        public var rejected: Int
+        public init(objects: Int, bytes: Int, budget: Int, evictions: Int, rejected: Int) {
+            self.objects = objects
+            self.bytes = bytes
+            self.budget = budget
+            self.evictions = evictions
+            self.rejected = rejected
+        }
+    }
+
+    public var edge: String
+    public var dataCenter: String
+    public var time: Double
+    public var outcomes: [String: Counts]
+    public var origin: Counts
+    public var store: Store
+    public var pushed: Counts
+    public var ratios: RatioCounts
+    public var hitRatio: Double
+    public var byteHitRatio: Double
+    public var definition: String
+
+    public init(
+        edge: String, dataCenter: String, time: Double, outcomes: [String: Counts], origin: Counts, store: Store, pushed: Counts,
+        ratios: RatioCounts, hitRatio: Double, byteHitRatio: Double, definition: String = HitRatio.both
+    ) {
+        self.edge = edge
+        self.dataCenter = dataCenter
+        self.time = time
+        self.outcomes = outcomes
+        self.origin = origin
+        self.store = store
+        self.pushed = pushed
+        self.ratios = ratios
+        self.hitRatio = hitRatio
+        self.byteHitRatio = byteHitRatio
+        self.definition = definition
+    }
+}
+
+/// `GET /manifest`: the pushed objects an edge holds.
+public struct Manifest: Sendable, Codable {
+    public struct Entry: Sendable, Codable, Equatable {
+        public var path: String
+        public var size: Int
+        public var sha256: String
+        public var contentType: String
+        public var tags: [String]
+        /// Seconds since the epoch.
+        public var expires: Double
+        public var pushedAt: Double
+        public init(path: String, size: Int, sha256: String, contentType: String, tags: [String], expires: Double, pushedAt: Double) {
+            self.path = path
+            self.size = size
+            self.sha256 = sha256
+            self.contentType = contentType
+            self.tags = tags
+            self.expires = expires
+            self.pushedAt = pushedAt
+        }
+    }
+
+    public var edge: String
+    public var objects: [Entry]
+    public init(edge: String, objects: [Entry]) {
+        self.edge = edge
+        self.objects = objects
+    }
+}
+
+/// `POST /purge`: what was purged.
+public struct PurgeResult: Sendable, Codable {
+    public var purged: Int
+    /// Pulled (cached) objects among them, and pushed ones.
+    public var pulled: Int
+    public var pushed: Int
+    public var soft: Bool
+    public init(purged: Int, pulled: Int, pushed: Int, soft: Bool) {
+        self.purged = purged
+        self.pulled = pulled
+        self.pushed = pushed
+        self.soft = soft
+    }
+}
