@@ -82,6 +82,8 @@ struct FetchMachine {
         case body(next: Int)
         /// Joined during processing: waits for the processed object.
         case awaitingStored
+        /// May not be given the response (another variant, private): told to fetch alone.
+        case rejected
     }
 
     private struct Entry {
@@ -149,58 +151,83 @@ struct FetchMachine {
     /// The waiter is gone (its client closed, or it has what it needs: a HEAD, a range).
     mutating func leave(_ id: WaiterID) -> [Action] {
         guard entries.removeValue(forKey: id) != nil else { return [] }
-        var actions = releaseConsumed()
-        if entries.isEmpty, !storing {
-            let cancel: Bool
-            switch phase {
-            case .streaming: cancel = true
-            case .waitingForHead: cancel = cancelBeforeHead
-            default: cancel = false
-            }
-            if cancel {
-                phase = .cancelled
-                closed = true
-                chunks = []
-                bufferedBytes = 0
-                actions = [.cancelOrigin]
-            }
+        return afterRemoval()
+    }
+
+    /// After a waiter is gone or done: drop what nobody reads any more, resume the origin when
+    /// the slowest reader is back within the window, and cancel a response nobody wants.
+    private mutating func afterRemoval() -> [Action] {
+        if closed, entries.isEmpty, phaseHasWholeBody {
+            // Every reader is done and nobody can join: the chunks go (a stored object lives on
+            // in the store).
+            chunks = []
+            bufferedBytes = 0
+            return []
         }
-        return actions
+        guard !storing, !isFinished else { return releaseConsumed() }
+        let complete = head?.contentLength.map { receivedBytes >= $0 } ?? false
+        let wanted = entries.values.contains { e in
+            if case .rejected = e.reading { return false }
+            return e.waiter.wantsBody
+        }
+        let cancel: Bool
+        switch phase {
+        case .streaming: cancel = !wanted && !complete
+        case .waitingForHead: cancel = entries.isEmpty && cancelBeforeHead
+        default: cancel = false
+        }
+        guard cancel else { return releaseConsumed() }
+        phase = .cancelled
+        closed = true
+        chunks = []
+        bufferedBytes = 0
+        return [.cancelOrigin]
+    }
+
+    private var phaseHasWholeBody: Bool {
+        switch phase {
+        case .complete, .processing, .resolved, .failed, .cancelled: true
+        case .waitingForHead, .streaming: false
+        }
+    }
+
+    /// Removes a waiter with its last answer.
+    private mutating func done(_ id: WaiterID, _ pull: Pull) -> (Pull, [Action]) {
+        entries[id] = nil
+        return (pull, afterRemoval())
     }
 
     /// What the waiter reads next; at most about `budget` body bytes (at least one chunk).
     mutating func next(_ id: WaiterID, budget: Int) -> (Pull, [Action]) {
         guard var entry = entries[id] else { return (.gone, []) }
         switch entry.reading {
+        case .rejected:
+            return done(id, .fetchAlone)
         case .awaitingHead:
             guard let head else {
                 // No head came: the answer is a failure, or one from storage.
                 switch phase {
                 case .failed(let failure):
-                    entries[id] = nil
-                    return (.failed(failure), [])
+                    return done(id, .failed(failure))
                 case .resolved(let stored, let status):
-                    entries[id] = nil
-                    return (.stored(stored, status), [])
+                    return done(id, answer(entry.waiter, stored, status))
                 case .cancelled:
-                    entries[id] = nil
-                    return (.gone, [])
+                    return done(id, .gone)
                 default:
                     return wait(id, entry)
                 }
             }
-            if case .cancelled = phase, entry.waiter.wantsBody {
-                entries[id] = nil
-                return (.gone, [])
+            guard Self.admit(entry.waiter, head) else { return done(id, .fetchAlone) }
+            switch phase {
+            case .failed(let failure):
+                // It broke before this reader started: a clean error rather than a cut-off body.
+                return done(id, .failed(failure))
+            case .cancelled where entry.waiter.wantsBody:
+                return done(id, .gone)
+            default:
+                break
             }
-            guard Self.admit(entry.waiter, head) else {
-                entries[id] = nil
-                return (.fetchAlone, leaveActions())
-            }
-            if !entry.waiter.wantsBody {
-                entries[id] = nil
-                return (.head(head), leaveActions())
-            }
+            if !entry.waiter.wantsBody { return done(id, .head(head)) }
             entry.reading = .body(next: firstChunk)
             entry.waiting = false
             entries[id] = entry
@@ -223,24 +250,26 @@ struct FetchMachine {
             }
             switch phase {
             case .complete, .processing, .resolved:
-                entries[id] = nil
-                return (.end, releaseConsumed())
+                return done(id, .end)
             case .failed(let failure):
-                entries[id] = nil
-                return (.failed(failure), [])
+                return done(id, .failed(failure))
             case .cancelled:
-                entries[id] = nil
-                return (.gone, [])
+                return done(id, .gone)
             case .waitingForHead, .streaming:
                 return wait(id, entry)
             }
         case .awaitingStored:
             if case .resolved(let stored, let status) = phase {
-                entries[id] = nil
-                return (.stored(stored, status), [])
+                return done(id, answer(entry.waiter, stored, status))
             }
             return wait(id, entry)
         }
+    }
+
+    /// A stored answer goes to a waiter only when its request selects that variant (RFC 9111
+    /// §4.1): a fetch is shared by cache key, and its waiters may want other variants.
+    private func answer(_ w: Waiter, _ stored: StoredResponse, _ status: CacheVerdict) -> Pull {
+        w.isInitiator || stored.vary.matches(w.requestHeaders) ? .stored(stored, status) : .fetchAlone
     }
 
     private mutating func wait(_ id: WaiterID, _ entry: Entry) -> (Pull, [Action]) {
@@ -248,19 +277,6 @@ struct FetchMachine {
         entry.waiting = true
         entries[id] = entry
         return (.wait, [])
-    }
-
-    /// After a waiter left or took its head and went: maybe nobody wants the rest.
-    private mutating func leaveActions() -> [Action] {
-        guard !storing, !isFinished else { return [] }
-        if !entries.values.contains(where: { $0.waiter.wantsBody }) {
-            phase = .cancelled
-            closed = true
-            chunks = []
-            bufferedBytes = 0
-            return [.cancelOrigin]
-        }
-        return releaseConsumed()
     }
 
     /// May this waiter be given this response? The initiator always; others only when it is
@@ -278,6 +294,8 @@ struct FetchMachine {
         self.storing = storing
         phase = .streaming
         if !storing { closed = true }
+        // Those that may not have it are told so, and hold back nobody's chunks meanwhile.
+        for (id, e) in entries where !Self.admit(e.waiter, head) { entries[id]?.reading = .rejected }
         var actions = [wakeAll()]
         // Nobody wants a body that will not be stored (HEAD, or every client already gone).
         if !storing, !entries.values.contains(where: { $0.waiter.wantsBody && Self.admit($0.waiter, head) }) {
@@ -393,7 +411,8 @@ struct FetchMachine {
         for e in entries.values {
             switch e.reading {
             case .body(let next): slowest = min(slowest, next)
-            case .awaitingHead, .awaitingStored: slowest = min(slowest, firstChunk)
+            case .awaitingHead: slowest = min(slowest, firstChunk)
+            case .awaitingStored, .rejected: break
             }
         }
         let drop = slowest - firstChunk

@@ -197,14 +197,19 @@ final class InFlightFetch: OriginResponseHandler {
         }
     }
 
-    /// The response is over (complete, failed or cancelled): the timer goes.
+    /// The response is over (complete, failed or cancelled): the timer goes, and a read that
+    /// waited for slow readers is let go (a promise is always completed).
     private func endTimer() {
-        let timer: Scheduled<Void>? = state.withLock { s in
+        let (timer, paused): (Scheduled<Void>?, EventLoopPromise<Void>?) = state.withLock { s in
             s.ended = true
-            defer { s.timer = nil }
-            return s.timer
+            defer {
+                s.timer = nil
+                s.paused = nil
+            }
+            return (s.timer, s.paused)
         }
         timer?.cancel()
+        paused?.succeed()
     }
 
     // MARK: OriginResponseHandler
@@ -287,7 +292,14 @@ final class InFlightFetch: OriginResponseHandler {
             }
             if status >= 500, stale.freshness.mayServeOnError(at: now) {
                 edge.log("origin answered \(status) for \(plan.key.path); serving the stale copy (stale-if-error)")
-                return resolve(stale, forwardStatus: Int(status), staleIfError: true)
+                resolve(stale, forwardStatus: Int(status), staleIfError: true)
+                // Nobody reads the error's body: the origin connection is not held for it.
+                let call: (any OriginCall)? = state.withLock { s in
+                    s.cancelRequested = true
+                    return s.call
+                }
+                call?.cancel()
+                return
             }
         }
         let headers = HeaderRules.removingHopByHop(head.headers)
