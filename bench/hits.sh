@@ -131,12 +131,13 @@ warm() {  # target object [gzip]
 for row in "${rows[@]}"; do set -- $row; for t in "${targets[@]}"; do warm "$t" "$1" "${3:-}"; done; done
 echo "every target answers every object from its cache"
 
-quiet() {  # wait until the machine is idle (load from the previous run settles)
-  for _ in $(seq 20); do
-    local idle
-    idle=$(awk '{print $1}' /proc/loadavg)
-    awk "BEGIN {exit !($idle < 1.0)}" && return
+quiet() {  # wait (at most 3 s) until the CPUs are idle: the previous run's tail has settled
+  for _ in $(seq 6); do
+    read -r _ u1 n1 s1 i1 _ < /proc/stat
     sleep 0.5
+    read -r _ u2 n2 s2 i2 _ < /proc/stat
+    local busy=$(( (u2 + n2 + s2) - (u1 + n1 + s1) )) idle=$(( i2 - i1 ))
+    [ $(( busy * 10 )) -lt $(( (busy + idle) * 1 )) ] && return   # under 10 % busy
   done
 }
 measure() {  # target object conns [gzip] -> "rps p99ms"

@@ -4,6 +4,7 @@ import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Synchronization
+import TestSupport
 import Testing
 import Topology
 @testable import Edge
@@ -78,14 +79,14 @@ final class ScriptedOriginClient: OriginClient {
         let clock = Clock()
         let edge: EdgeContext
 
-        init(maxObjectSize: Int = 64 << 10) {
+        init(maxObjectSize: Int = 64 << 10, pushes: PushStore? = nil) {
             origin = ScriptedOriginClient(loop: loop)
             var config = EdgeConfig(name: "e", origin: OriginURL("http://origin.test")!, cacheSize: 1 << 20, maxObjectSize: maxObjectSize)
             config.minify = []
             config.compress = []
             let clock = self.clock
             edge = EdgeContext(
-                config: config, store: MemoryStore(budget: config.cacheSize), pushes: nil,
+                config: config, store: MemoryStore(budget: config.cacheSize), pushes: pushes,
                 coordinator: FetchCoordinator(clock: { clock.now.withLock { $0 } }), origin: origin, stats: EdgeStats(edge: "e"),
                 assets: AssetTransform(config: config), accessLog: nil, clock: { clock.now.withLock { $0 } }, logger: { _ in },
                 via: "1.1 e (outpost)", rateLimiter: nil
@@ -144,6 +145,24 @@ final class ScriptedOriginClient: OriginClient {
         #expect(hit.body == "hello" && hit.cacheStatus.hasPrefix("e; hit") && hit.header("age") == "0")
         #expect(rig.origin.exchanges.count == 1)
         #expect(rig.outcome("miss") == 1 && rig.outcome("hit") == 1)
+    }
+
+    @Test func aPushedObjectIsAnsweredWithoutTheOriginAndAnExpiredOneIs404() throws {
+        let dir = TemporaryFolder()
+        let (pushes, _) = try PushStore.open(directory: dir.path, capacity: 1 << 20, now: 1_000_000)
+        try pushes.put(PushedObject(path: "/p.txt", body: ByteBuffer(string: "pushed!"), sha256: "", contentType: "text/plain",
+                                    tags: [], expires: 1_000_060, pushedAt: 1_000_000))
+        let rig = Rig(pushes: pushes)
+        let c = try rig.client()
+        try rig.send(c, "/p.txt")
+        let r = try rig.read(c)
+        #expect(r.body == "pushed!" && r.cacheStatus.contains("detail=\"pushed\"") && r.cacheStatus.contains("ttl=60"))
+        rig.clock.advance(120)
+        try rig.send(c, "/p.txt")
+        let gone = try rig.read(c)
+        #expect(gone.status == 404 && gone.body.contains("expired") && gone.cacheStatus.contains("pushed object expired"))
+        #expect(rig.origin.exchanges.isEmpty, "pushed paths never go to the origin")
+        #expect(rig.outcome("pushed") == 1 && rig.outcome("error") == 1)
     }
 
     @Test func staleIsRevalidatedWithTheStoredValidators() throws {
