@@ -376,9 +376,12 @@ final class EdgeHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // The client went away: its place in the fetch is given up (which cancels a response
         // that nobody else reads and that is not being stored).
-        if let cur = current, let fetch = cur.fetch {
-            fetch.leave(cur.waiter)
-            current?.fetch = nil
+        // It is still counted and logged, with the bytes it was sent and status 499 in the
+        // access log (nginx's "client closed request").
+        if let cur = current {
+            current = nil
+            cur.fetch?.leave(cur.waiter)
+            record(cur.request, status: 499, bytes: cur.bytes, outcome: cur.outcome)
         }
         context.fireChannelInactive()
     }

@@ -280,6 +280,7 @@ final class ScriptedOriginClient: OriginClient {
         try c.close().wait()
         rig.loop.run()
         #expect(x.cancelled == cancels)
+        #expect(rig.outcome("miss") == 1, "a request whose client left is still counted")
         if !cancels {
             x.body("-rest!")
             x.end()
