@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "CacheStore",
             dependencies: [
-                "HTTPCaching",
+                "HTTPCaching", "ControlAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

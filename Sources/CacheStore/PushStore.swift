@@ -1,3 +1,4 @@
+import ControlAPI
 import Foundation
 import HTTPCaching
 import NIOCore
@@ -7,17 +8,8 @@ import Synchronization
 /// An object placed on the edge by its owner, served until `expires` and never fetched from the
 /// origin.
 public struct PushedObject: Sendable {
-    /// What the manifest lists and the disk keeps beside the body.
-    public struct Meta: Codable, Sendable, Equatable {
-        public var path: String
-        public var size: Int
-        public var sha256: String
-        public var contentType: String
-        public var tags: [String]
-        /// Seconds since the epoch.
-        public var expires: Double
-        public var pushedAt: Double
-    }
+    /// What the disk keeps beside the body and `GET /manifest` lists: one type for both.
+    public typealias Meta = Manifest.Entry
 
     public let meta: Meta
     /// The response served for it, headers computed once at push time.

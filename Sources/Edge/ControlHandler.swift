@@ -109,10 +109,7 @@ final class ControlHandler: ChannelInboundHandler {
         case (.GET, "/manifest"):
             let prefix = target.values("prefix").first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())
-            respondJSON(context, h, 200, Manifest(edge: edge.config.name, objects: objects.map {
-                Manifest.Entry(path: $0.path, size: $0.size, sha256: $0.sha256, contentType: $0.contentType, tags: $0.tags, expires: $0.expires,
-                               pushedAt: $0.pushedAt)
-            }))
+            respondJSON(context, h, 200, Manifest(edge: edge.config.name, objects: objects))
         case (.PUT, _) where path.hasPrefix("/push/"):
             push(context, h, String(path.dropFirst("/push".count)), body)
         case (.DELETE, _) where path.hasPrefix("/push/"):

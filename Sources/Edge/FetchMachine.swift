@@ -55,13 +55,6 @@ struct FetchMachine {
         case pauseOrigin
         case resumeOrigin
         case cancelOrigin
-        static func == (a: Action, b: Action) -> Bool {
-            switch (a, b) {
-            case (.wake(let x), .wake(let y)): x == y
-            case (.pauseOrigin, .pauseOrigin), (.resumeOrigin, .resumeOrigin), (.cancelOrigin, .cancelOrigin): true
-            default: false
-            }
-        }
     }
 
     enum Phase {
@@ -164,19 +157,24 @@ struct FetchMachine {
             bufferedBytes = 0
             return []
         }
-        guard !storing, !isFinished else { return releaseConsumed() }
+        if let cancel = cancelIfUnwanted() { return cancel }
+        if case .waitingForHead = phase, entries.isEmpty, cancelBeforeHead { return cancelled() }
+        return releaseConsumed()
+    }
+
+    /// A response that is not being stored, and that no reader left wants the rest of (a HEAD,
+    /// other variants, every client gone), is cancelled, unless its last byte is already here.
+    private mutating func cancelIfUnwanted() -> [Action]? {
+        guard !storing, case .streaming = phase else { return nil }
         let complete = head?.contentLength.map { receivedBytes >= $0 } ?? false
         let wanted = entries.values.contains { e in
             if case .rejected = e.reading { return false }
             return e.waiter.wantsBody
         }
-        let cancel: Bool
-        switch phase {
-        case .streaming: cancel = !wanted && !complete
-        case .waitingForHead: cancel = entries.isEmpty && cancelBeforeHead
-        default: cancel = false
-        }
-        guard cancel else { return releaseConsumed() }
+        return wanted || complete ? nil : cancelled()
+    }
+
+    private mutating func cancelled() -> [Action] {
         phase = .cancelled
         closed = true
         chunks = []
@@ -296,14 +294,7 @@ struct FetchMachine {
         if !storing { closed = true }
         // Those that may not have it are told so, and hold back nobody's chunks meanwhile.
         for (id, e) in entries where !Self.admit(e.waiter, head) { entries[id]?.reading = .rejected }
-        var actions = [wakeAll()]
-        // Nobody wants a body that will not be stored (HEAD, or every client already gone).
-        if !storing, !entries.values.contains(where: { $0.waiter.wantsBody && Self.admit($0.waiter, head) }) {
-            phase = .cancelled
-            chunks = []
-            actions.append(.cancelOrigin)
-        }
-        return actions.filter { $0 != .wake([]) }
+        return wakeAll() + (cancelIfUnwanted() ?? [])
     }
 
     /// A body chunk. `maxStored`: larger bodies are not stored after all.
@@ -318,21 +309,16 @@ struct FetchMachine {
             closed = true
             tooLarge = true
         }
-        var actions = [wakeAll()]
+        var actions = wakeAll()
         if !storing {
+            if let cancel = cancelIfUnwanted() { return (tooLarge, cancel) }
             actions += releaseConsumed()
-            if entries.isEmpty {
-                phase = .cancelled
-                chunks = []
-                bufferedBytes = 0
-                return (tooLarge, [.cancelOrigin])
-            }
             if bufferedBytes > window, !originPaused {
                 originPaused = true
                 actions.append(.pauseOrigin)
             }
         }
-        return (tooLarge, actions.filter { $0 != .wake([]) })
+        return (tooLarge, actions)
     }
 
     /// The origin's body is complete. Returns the whole body when it is to be stored.
@@ -346,7 +332,7 @@ struct FetchMachine {
             for var c in chunks { whole.writeBuffer(&c) }
             body = whole
         }
-        return (body, [wakeAll()].filter { $0 != .wake([]) })
+        return (body, wakeAll())
     }
 
     /// The complete body goes through the asset pipeline; waiters that joined after the end
@@ -370,7 +356,7 @@ struct FetchMachine {
         default: return []
         }
         phase = .resolved(stored, status)
-        return [wakeAll()].filter { $0 != .wake([]) }
+        return wakeAll()
     }
 
     /// The origin failed (before the head, or mid-body). Returns whether it was mid-body.
@@ -384,7 +370,7 @@ struct FetchMachine {
         phase = .failed(failure)
         closed = true
         storing = false
-        return (midBody, [wakeAll()].filter { $0 != .wake([]) })
+        return (midBody, wakeAll())
     }
 
     // MARK: helpers
@@ -394,13 +380,14 @@ struct FetchMachine {
         ids.compactMap { entries[$0]?.waiter.wake }
     }
 
-    private mutating func wakeAll() -> Action {
+    /// Wakes every waiter that is waiting; nothing when none is.
+    private mutating func wakeAll() -> [Action] {
         var ids: [WaiterID] = []
         for (id, e) in entries where e.waiting {
             entries[id]?.waiting = false
             ids.append(id)
         }
-        return .wake(ids.sorted())
+        return ids.isEmpty ? [] : [.wake(ids.sorted())]
     }
 
     /// Drops chunks every reader has taken (only when not storing) and resumes the origin when

@@ -69,10 +69,13 @@ final class InFlightFetch: OriginResponseHandler {
     let plan: Plan
     private let edge: EdgeContext
     private let state: Mutex<State>
+    /// `origin_timeout`.
+    private let timeout: TimeAmount
 
     init(plan: Plan, edge: EdgeContext) {
         self.plan = plan
         self.edge = edge
+        timeout = .seconds(clamping: edge.config.originTimeout)
         state = Mutex(State(machine: FetchMachine(window: edge.config.clientBufferSize, cancelBeforeHead: plan.intent == .never)))
     }
 
@@ -116,7 +119,7 @@ final class InFlightFetch: OriginResponseHandler {
                     resume = s.paused
                     s.paused = nil
                     if !s.ended, let call = s.call {
-                        let deadline = call.eventLoop.now + .seconds(clamping: edge.config.originTimeout)
+                        let deadline = call.eventLoop.now + timeout
                         s.deadline = deadline
                         if s.timer == nil { s.timer = schedule(at: deadline, on: call.eventLoop) }
                     }
@@ -155,7 +158,6 @@ final class InFlightFetch: OriginResponseHandler {
         let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
         edge.stats.originRequest()
-        let timeout = TimeAmount.seconds(clamping: edge.config.originTimeout)
         let call = edge.origin.send(OriginRequest(url: url, method: method, headers: headers, body: body), to: self)
         let cancelled = state.withLock { s in
             s.call = call
@@ -191,7 +193,6 @@ final class InFlightFetch: OriginResponseHandler {
 
     /// The origin was heard from: its time starts again.
     private func touch() {
-        let timeout = TimeAmount.seconds(clamping: edge.config.originTimeout)
         state.withLock { s in
             if let loop = s.call?.eventLoop, s.deadline != nil { s.deadline = loop.now + timeout }
         }
@@ -230,7 +231,6 @@ final class InFlightFetch: OriginResponseHandler {
         }
         // Paused: the next read waits until the slowest reader is within the window again,
         // and the origin's time stands still meanwhile.
-        let timeout = TimeAmount.seconds(clamping: edge.config.originTimeout)
         state.withLock { s in
             if s.machine.originPaused, !s.cancelRequested {
                 let promise = s.paused ?? loop.makePromise(of: Void.self)
