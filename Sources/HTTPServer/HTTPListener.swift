@@ -64,7 +64,8 @@ public struct HTTPListener: Sendable {
         let timeouts = HTTPTimeouts(limits: limits, stats: stats)
         // The byte observer goes right before the HTTP codec (after TLS, when there is TLS).
         try pipeline.addHandler(timeouts.byteHandler)
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+        try pipeline.addHandler(ProtocolErrorAnswer())
         try pipeline.addHandler(timeouts.requestHandler)
         try pipeline.addHandler(handler)
     }

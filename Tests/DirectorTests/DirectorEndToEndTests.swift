@@ -108,12 +108,12 @@ import Topology
             let t0 = Date()
             await lab.stopEdge("eu-1")
             await lab.stopEdge("eu-2")
-            #expect(try await eventually(timeout: 5) { (try? euAnswer())?.hasPrefix("127.0.232.") == true }, "eu clients go to us, the next nearest")
+            #expect(try await eventually(timeout: 15) { (try? euAnswer())?.hasPrefix("127.0.232.") == true }, "eu clients go to us, the next nearest")
             failovers.append(Date().timeIntervalSince(t0))
             let t1 = Date()
             try await lab.startEdge("eu-1")
             try await lab.startEdge("eu-2")
-            #expect(try await eventually(timeout: 5) { (try? euAnswer())?.hasPrefix("127.0.231.") == true })
+            #expect(try await eventually(timeout: 15) { (try? euAnswer())?.hasPrefix("127.0.231.") == true })
             failbacks.append(Date().timeIntervalSince(t1))
         }
         let medianOver = failovers.sorted()[1], medianBack = failbacks.sorted()[1]
@@ -128,7 +128,7 @@ import Topology
         let lab = Lab()
         try await lab.start()
         for name in Array(lab.edges.keys) { await lab.stopEdge(name) }
-        #expect(try await eventually(timeout: 5) { lab.director.core.monitor.healthy.isEmpty })
+        #expect(try await eventually(timeout: 20) { lab.director.core.monitor.healthy.isEmpty }, "fall = 2 at 0.1 s takes 0.2 s; the slack is for a starved test run, not for the director")
         let m = try DNSClient.query("cdn.lab.test", port: lab.dnsPort, subnet: "10.3.0.0/24")
         #expect(m.answers.count == 6, "every edge is answered rather than none")
         await lab.stopAll()

@@ -145,6 +145,12 @@ import Testing
         let c = try RawConnection(host: "127.0.0.1", port: edge.port)
         c.send("GET /x HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
         #expect(try c.readResponse().status == 400)
+        // A method token the parser does not know: 501 (RFC 9110 §9.1), and the connection closes.
+        let unknown = try RawConnection(host: "127.0.0.1", port: edge.port)
+        unknown.send("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")
+        let brew = try unknown.readResponse()
+        #expect(brew.status == 501 && brew.text.contains("method"), "\(brew.status) \(brew.text)")
+        #expect(try unknown.discard(max: 1) == 0, "closed after the answer")
         let big = try await edge.request("POST", "/upload", body: String(repeating: "a", count: 5000))
         #expect(big.status == 413 && big.text.contains("max_request_body_size"))
         let purge = try await edge.request("PURGE", "/upload")

@@ -1,0 +1,77 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers a request the HTTP/1.1 parser rejects with the status RFC 9110 gives for what is wrong,
+/// and a line of text that says it, then lets the connection close (every parser error is fatal
+/// to a connection: its framing is lost). It replaces NIO's `HTTPServerProtocolErrorHandler`,
+/// which answers every parser error with a bare 400:
+/// - a method token the parser does not know: 501 (§9.1: "unrecognized or not implemented");
+/// - a head larger than the parser's limit: 431 (RFC 6585 §5);
+/// - an HTTP version other than 1.x: 505 (§15.6.6);
+/// - anything else: 400.
+///
+/// Like NIO's handler, it answers only when no response is under way on the connection; unlike
+/// it, it closes the connection (NIO's leaves that to the application).
+public final class ProtocolErrorAnswer: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = HTTPServerRequestPart
+    public typealias InboundOut = HTTPServerRequestPart
+    public typealias OutboundIn = HTTPServerResponsePart
+    public typealias OutboundOut = HTTPServerResponsePart
+
+    private var responseUnderway = false
+
+    public init() {}
+
+    /// The status and text for a parser error.
+    public static func answer(for error: HTTPParserError) -> (HTTPResponseStatus, String) {
+        switch error {
+        case .invalidMethod:
+            return (.notImplemented, "The request method is not one this server implements (methods are case-sensitive tokens such as GET).\n")
+        case .headerOverflow:
+            return (.requestHeaderFieldsTooLarge, "The request's header section is larger than this server accepts.\n")
+        case .invalidVersion:
+            return (.httpVersionNotSupported, "Only HTTP/1.0 and HTTP/1.1 are served on this connection (HTTP/2 over TLS with ALPN).\n")
+        default:
+            return (.badRequest, "The request is not valid HTTP/1.1 (\(error)).\n")
+        }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parserError = error as? HTTPParserError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        // Synchronously, while the decoder stops reading. The connection is closed once the
+        // answer is out (or at once when a response is under way): its framing is lost.
+        let channel = context.channel
+        guard !responseUnderway else {
+            context.close(promise: nil)
+            context.fireErrorCaught(error)
+            return
+        }
+        do {
+            let (status, text) = Self.answer(for: parserError)
+            var body = context.channel.allocator.buffer(capacity: text.utf8.count)
+            body.writeString(text)
+            let headers = HTTPHeaders([
+                ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", String(body.readableBytes)), ("Connection", "close"),
+            ])
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code < 200 && head.status.code >= 100: break
+        case .head: responseUnderway = true
+        case .body: break
+        case .end: responseUnderway = false
+        }
+        context.write(data, promise: promise)
+    }
+}
