@@ -20,7 +20,10 @@ enum CachePolicy {
         var changed: [String] = []
         let (cc, targeted) = CacheControl.forSharedCache(headers)
         let explicit = FreshnessLifetime.isExplicit(headers: headers, cacheControl: cc, targeted: targeted)
-        if !explicit, let ttl = rule.defaultTTL {
+        // Lifetimes the operator sets apply to the statuses a cache understands (as nginx's
+        // proxy_cache_valid names codes): a 500 or a 429 is never kept for a default day.
+        let understood = Storability.understoodStatuses.contains(status)
+        if understood, !explicit, let ttl = rule.defaultTTL {
             if d.storability.lacksOnlyFreshness { d.storability = .storable }
             if d.storability == .storable {
                 d.freshness.lifetime = ttl
@@ -29,7 +32,7 @@ enum CachePolicy {
         }
         // Bounds apply to what is stored and may be reused without asking (not no-cache).
         if d.storability == .storable, !d.freshness.requiresValidation {
-            if let lo = rule.minTTL, d.freshness.lifetime < lo {
+            if understood, let lo = rule.minTTL, d.freshness.lifetime < lo {
                 d.freshness.lifetime = lo
                 changed.append("min-ttl")
             }

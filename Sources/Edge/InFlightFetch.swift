@@ -273,7 +273,14 @@ final class InFlightFetch: OriginResponseHandler {
         case .failed(let why):
             (status, message) = (.badGateway, "The origin \(edge.config.origin) failed for \(plan.key.path): \(why).")
         }
-        fail(OriginFailure(status: status, message: message))
+        // The origin could not be reached, or did not answer in time (not: the request could
+        // not be built, or was cancelled).
+        let disconnected = switch error {
+        case .failed, .timeout: true
+        case .cancelled: timedOut
+        case .invalidRequest: false
+        }
+        fail(OriginFailure(status: status, message: message), disconnected: disconnected)
     }
 
     // MARK: the origin's side
@@ -305,7 +312,8 @@ final class InFlightFetch: OriginResponseHandler {
         let headers = HeaderRules.removingHopByHop(head.headers)
         let rfcStorability: Storability = plan.intent == .never
             ? .notStorable(reason: "method")
-            : Storability.decide(method: .GET, requestHeaders: plan.requestHeaders, status: Int(status), responseHeaders: headers)
+            : Storability.decide(method: .GET, requestHeaders: plan.requestHeaders, status: Int(status), responseHeaders: headers,
+                                 setCookieNeedsPublic: edge.config.setCookie == .publicOnly)
         let contentLength = headers.first(name: "content-length").flatMap { Int($0) }
         let fits = (contentLength ?? 0) <= edge.config.maxObjectSize
         let decision = decide(status: Int(status), headers: headers, storability: rfcStorability, requestTime: requestTime, responseTime: now)
@@ -386,15 +394,21 @@ final class InFlightFetch: OriginResponseHandler {
         if plan.invalidates, status.code < 400 { edge.store.remove(plan.key) }
     }
 
-    private func fail(_ failure: OriginFailure) {
+    private func fail(_ failure: OriginFailure, disconnected: Bool) {
         let now = edge.clock()
         let beforeHead = state.withLock { s in
             if case .waitingForHead = s.machine.phase { return true }
             return false
         }
-        if beforeHead, let stale = plan.revalidating, stale.freshness.mayServeOnError(at: now) {
-            edge.log("\(failure.message) Serving the stale copy (stale-if-error).")
-            return resolve(stale, forwardStatus: nil, staleIfError: true)
+        if beforeHead, let stale = plan.revalidating {
+            if stale.freshness.mayServeOnError(at: now) {
+                edge.log("\(failure.message) Serving the stale copy (stale-if-error).")
+                return resolve(stale, forwardStatus: nil, staleIfError: true)
+            }
+            if disconnected, stale.freshness.mayServeDisconnected(at: now, within: edge.config.staleIfDisconnected) {
+                edge.log("\(failure.message) Serving the stale copy (stale_if_disconnected).")
+                return resolve(stale, forwardStatus: nil, staleIfError: true)
+            }
         }
         var midBody = false
         transition { m in

@@ -51,7 +51,7 @@ struct HTTPClientOrigin: OriginClient {
 
     func send(_ request: OriginRequest, to handler: any OriginResponseHandler) -> any OriginCall {
         do {
-            let r = try HTTPClient.Request(url: request.url, method: request.method, headers: request.headers, body: request.body.map { .byteBuffer($0) })
+            let r = try HTTPClient.Request(url: request.url, method: Self.wire(request.method), headers: request.headers, body: request.body.map { .byteBuffer($0) })
             return client.execute(request: r, delegate: Delegate(handler: handler), eventLoop: .indifferent)
         } catch {
             handler.originFailed(.invalidRequest("\(error)"))
@@ -60,6 +60,12 @@ struct HTTPClientOrigin: OriginClient {
     }
 
     func shutdown() async { try? await client.shutdown() }
+
+    /// The method as it goes on the wire. NIO's encoder writes `.MSEARCH` as "MSEARCH"; the
+    /// method is M-SEARCH (origins answer "MSEARCH" with 400 or 501).
+    static func wire(_ method: HTTPMethod) -> HTTPMethod {
+        method == .MSEARCH ? .RAW(value: "M-SEARCH") : method
+    }
 
     private struct NoCall: OriginCall {
         let eventLoop: any EventLoop

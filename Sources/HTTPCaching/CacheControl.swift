@@ -38,6 +38,35 @@ public struct CacheControl: Sendable, Equatable {
         parse(Substring(value))
     }
 
+    /// The directives of a targeted field (RFC 9213 §2.1), a Dictionary Structured Field:
+    /// `nil` when it does not parse. A directive whose value has the wrong type (`max-age="60"`,
+    /// `no-store=3`) is ignored; `no-cache` and `private` with a value count as unqualified.
+    public init?(structured lines: [String]) {
+        guard let members = StructuredDictionary.parse(lines) else { return nil }
+        self.init()
+        for (key, item) in members {
+            var seconds: Int?
+            if case .integer(let n) = item, n >= 0 { seconds = Int(min(n, 2_147_483_648)) }
+            let flag = item == .boolean(true)
+            switch key {
+            case "max-age": maxAge = seconds ?? maxAge
+            case "s-maxage": sharedMaxAge = seconds ?? sharedMaxAge
+            case "stale-while-revalidate": staleWhileRevalidate = seconds ?? staleWhileRevalidate
+            case "stale-if-error": staleIfError = seconds ?? staleIfError
+            case "no-store": noStore = noStore || flag
+            case "no-cache": noCache = noCache || item != .boolean(false)
+            case "private": isPrivate = isPrivate || item != .boolean(false)
+            case "public": isPublic = isPublic || flag
+            case "must-revalidate": mustRevalidate = mustRevalidate || flag
+            case "proxy-revalidate": proxyRevalidate = proxyRevalidate || flag
+            case "immutable": immutable = immutable || flag
+            case "no-transform": noTransform = noTransform || flag
+            case "must-understand": mustUnderstand = mustUnderstand || flag
+            default: continue
+            }
+        }
+    }
+
     private mutating func parse(_ line: Substring) {
         for item in splitOutsideQuotes(line) {
             let pair = item.split(separator: "=", maxSplits: 1)
@@ -89,7 +118,14 @@ public struct CacheControl: Sendable, Equatable {
             let lines = headers[canonicalForm: field]
             guard lines.contains(where: { !$0.trimmingSpaces().isEmpty }) else { continue }
             var cc = CacheControl()
-            for line in lines { cc.parse(line) }
+            if field == "surrogate-control" {
+                // Not a structured field: read as Cache-Control is.
+                for line in lines { cc.parse(line) }
+            } else {
+                // §2.1: a Dictionary Structured Field; one that does not parse is ignored whole.
+                guard let structured = CacheControl(structured: headers[field]) else { continue }
+                cc = structured
+            }
             if cc != CacheControl() { return (cc, true) }
         }
         return (CacheControl(headers: headers), false)

@@ -68,10 +68,13 @@ public struct Freshness: Sendable, Equatable {
     public var staleIfError: Double
     /// `no-cache`: every use must be validated first (§5.2.2.4).
     public var requiresValidation: Bool
+    /// May it be served stale at all (§4.2.4)? Not with `must-revalidate`, `proxy-revalidate`,
+    /// `s-maxage` or `no-cache`.
+    public var mayServeStale: Bool
 
     public init(
         lifetime: Double, correctedInitialAge: Double, responseTime: Double,
-        staleWhileRevalidate: Double = 0, staleIfError: Double = 0, requiresValidation: Bool = false
+        staleWhileRevalidate: Double = 0, staleIfError: Double = 0, requiresValidation: Bool = false, mayServeStale: Bool = true
     ) {
         self.lifetime = lifetime
         self.correctedInitialAge = correctedInitialAge
@@ -79,6 +82,7 @@ public struct Freshness: Sendable, Equatable {
         self.staleWhileRevalidate = staleWhileRevalidate
         self.staleIfError = staleIfError
         self.requiresValidation = requiresValidation
+        self.mayServeStale = mayServeStale && !requiresValidation
     }
 
     /// Computes freshness for a response received at `responseTime` to a request sent at
@@ -99,7 +103,8 @@ public struct Freshness: Sendable, Equatable {
             responseTime: responseTime,
             staleWhileRevalidate: mayServeStale ? Double(cc.staleWhileRevalidate ?? 0) : 0,
             staleIfError: mayServeStale ? Double(cc.staleIfError ?? 0) : 0,
-            requiresValidation: cc.noCache
+            requiresValidation: cc.noCache,
+            mayServeStale: mayServeStale
         )
     }
 
@@ -124,6 +129,13 @@ public struct Freshness: Sendable, Equatable {
     /// May the stale response be served because the origin failed (RFC 5861 §4)?
     public func mayServeOnError(at now: Double) -> Bool {
         staleIfError > 0 && -timeToLive(at: now) <= staleIfError
+    }
+
+    /// May the stale response be served because the cache cannot reach the origin (§4.2.4:
+    /// "unless it is disconnected"), when it is at most `within` seconds past its expiry (or
+    /// its own `stale-if-error` allows)?
+    public func mayServeDisconnected(at now: Double, within: Double) -> Bool {
+        mayServeOnError(at: now) || (mayServeStale && within > 0 && -timeToLive(at: now) <= within)
     }
 }
 

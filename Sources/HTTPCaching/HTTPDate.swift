@@ -18,51 +18,81 @@ public enum HTTPDate {
         return "\(dayNames[weekday]), \(pad2(d)) \(monthNames[m - 1]) \(y) \(pad2(Int(hh))):\(pad2(Int(mm))):\(pad2(Int(ss))) GMT"
     }
 
-    /// Parses any of the three HTTP-date forms; `nil` for anything else (RFC 9111 §4.2: an
-    /// invalid date is treated as in the past by callers that need a date).
+    /// Parses any of the three HTTP-date forms, exactly as RFC 9110 §5.6.7 spells them (their
+    /// spaces, commas and digit counts), with names in any case; `nil` for anything else (RFC
+    /// 9111 §5.3: an invalid `Expires` means already expired, so a lenient parser would keep
+    /// what the origin meant to expire):
+    /// - IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`
+    /// - RFC 850 `Sunday, 06-Nov-94 08:49:37 GMT`
+    /// - asctime `Sun Nov  6 08:49:37 1994`
     public static func parse(_ text: some StringProtocol) -> Double? {
-        let s = text.trimmingSpaces()
-        let parts = s.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
-        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT  -> [Sun, 06, Nov, 1994, 08:49:37, GMT]
-        if parts.count == 6, parts[5] == "GMT", let d = Int(parts[1]), let m = month(parts[2]), let y = Int(parts[3]) {
-            return assemble(year: y, month: m, day: d, time: parts[4])
+        let b = Array(text.trimmingSpaces().utf8)
+        // IMF-fixdate: 29 bytes.
+        if b.count == 29, b[3] == UInt8(ascii: ","), b[4] == space, b[7] == space, b[11] == space, b[16] == space, b[25] == space,
+           name(b[0..<3], dayNames) != nil, lower(b[26..<29]) == "gmt",
+           let d = digits(b[5..<7]), let m = name(b[8..<11], monthNames), let y = digits(b[12..<16]) {
+            return assemble(year: y, month: m, day: d, time: b[17..<25])
         }
-        // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT -> [Sunday, 06-Nov-94, 08:49:37, GMT]
-        if parts.count == 4, parts[3] == "GMT" {
-            let dmy = parts[1].split(separator: "-").map(String.init)
-            if dmy.count == 3, let d = Int(dmy[0]), let m = month(dmy[1]), var y = Int(dmy[2]) {
-                if y < 100 { y += y < 70 ? 2000 : 1900 }
-                return assemble(year: y, month: m, day: d, time: parts[2])
+        // RFC 850: a full day name, then `, DD-Mon-YY HH:MM:SS GMT` (24 bytes).
+        if let comma = b.firstIndex(of: UInt8(ascii: ",")), b.count - comma == 24, fullDayNames.contains(lower(b[0..<comma])) {
+            let r = Array(b[comma...])
+            if r[1] == space, r[4] == dash, r[8] == dash, r[11] == space, r[20] == space, lower(r[21..<24]) == "gmt",
+               let d = digits(r[2..<4]), let m = name(r[5..<8], monthNames), let yy = digits(r[9..<11]) {
+                // §5.6.7 reads a two-digit year that looks over 50 years ahead as in the past century;
+                // a fixed pivot at 70 is that rule for the years this code will meet.
+                return assemble(year: yy + (yy < 70 ? 2000 : 1900), month: m, day: d, time: r[12..<20])
             }
         }
-        // asctime: Sun Nov  6 08:49:37 1994 -> [Sun, Nov, 6, 08:49:37, 1994]
-        if parts.count == 5, let m = month(parts[1]), let d = Int(parts[2]), let y = Int(parts[4]) {
-            return assemble(year: y, month: m, day: d, time: parts[3])
+        // asctime: 24 bytes, the day padded with a space.
+        if b.count == 24, b[3] == space, b[7] == space, b[10] == space, b[19] == space, name(b[0..<3], dayNames) != nil,
+           let m = name(b[4..<7], monthNames), let y = digits(b[20..<24]) {
+            let day = b[8] == space ? digits(b[9..<10]) : digits(b[8..<10])
+            if let day { return assemble(year: y, month: m, day: day, time: b[11..<19]) }
         }
         return nil
+    }
+
+    private static let space = UInt8(ascii: " ")
+    private static let dash = UInt8(ascii: "-")
+    private static let fullDayNames: Set<String> = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]
+
+    /// ASCII digits only (no sign, no spaces), as a number.
+    private static func digits(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 4 else { return nil }
+        var n = 0
+        for c in bytes {
+            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+            n = n * 10 + Int(c - UInt8(ascii: "0"))
+        }
+        return n
+    }
+
+    private static func lower(_ bytes: ArraySlice<UInt8>) -> String {
+        String(decoding: bytes.map { ($0 >= 65 && $0 <= 90) ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
+    /// The 1-based index of a three-letter name in `names`, in any case.
+    private static func name(_ bytes: ArraySlice<UInt8>, _ names: [String]) -> Int? {
+        let l = lower(bytes)
+        return names.firstIndex { $0.lowercased() == l }.map { $0 + 1 }
     }
 
     /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
     public static let minimum: Double = -62_135_596_800
     public static let maximum: Double = 253_402_300_799
 
-    private static func assemble(year: Int, month: Int, day: Int, time: String) -> Double? {
-        // Each field has two digits (four for the year): a value with more is not a date
-        // (RFC 9110 §5.6.7), and bounding them keeps the arithmetic below far from overflow.
-        let fields = time.split(separator: ":", omittingEmptySubsequences: false)
-        guard fields.count == 3, fields.allSatisfy({ $0.count == 2 }) else { return nil }
-        let hms = fields.compactMap { Int($0) }
-        guard hms.count == 3, (1...31).contains(day), (0...23).contains(hms[0]), (0...59).contains(hms[1]),
+    /// `time` is `HH:MM:SS`: two digits each (bounded, so the arithmetic below cannot overflow).
+    private static func assemble(year: Int, month: Int, day: Int, time: ArraySlice<UInt8>) -> Double? {
+        let t = Array(time)
+        guard t.count == 8, t[2] == UInt8(ascii: ":"), t[5] == UInt8(ascii: ":"),
+              let h = digits(t[0..<2]), let mi = digits(t[3..<5]), let se = digits(t[6..<8]) else { return nil }
+        let hms = [h, mi, se]
+        guard (1...31).contains(day), (0...23).contains(hms[0]), (0...59).contains(hms[1]),
               (0...60).contains(hms[2]), (1900...9999).contains(year)
         else { return nil }
         let days = daysFromCivil(year: year, month: month, day: day)
         // A leap second on the last day of 9999 is past the range: held at its end.
         return min(maximum, Double(days * 86_400 + Int64(hms[0] * 3600 + hms[1] * 60 + hms[2])))
-    }
-
-    private static func month(_ name: String) -> Int? {
-        guard name.count == 3 else { return nil }
-        return monthNames.firstIndex(of: name).map { $0 + 1 }
     }
 
     private static func pad2(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

@@ -72,6 +72,13 @@ public struct EdgeConfig: Sendable, Equatable {
     /// request passed to the origin uncached (Varnish's built-in VCL), or dropped before the
     /// origin sees it (for static sites behind a cookie-setting front end).
     public var cookies: CookiePolicy = .forward
+    /// Whether a response that sets a cookie is stored only when the origin marks it shareable
+    /// (`public`, `s-maxage`: Varnish's built-in rule, the default) or by RFC 9111 alone.
+    public var setCookie: SetCookiePolicy = .publicOnly
+    /// Seconds past expiry a stored response may still be served when the origin cannot be
+    /// reached or does not answer in time (RFC 9111 §4.2.4 allows it while disconnected;
+    /// never against must-revalidate, proxy-revalidate, s-maxage or no-cache). 0 turns it off.
+    public var staleIfDisconnected: Double = 3600
     /// Operator caching rules by path glob; the first that matches applies.
     public var cacheRules: [CacheRule] = []
     /// Timeouts and connection caps of the public, TLS and control listeners.
@@ -95,7 +102,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "origin_connect_timeout", "control_listen", "control_token", "control_token_file", "data_dir", "max_push_size",
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
-        "strip_request_headers", "cookies", "cache_rules", "client_buffer_size",
+        "strip_request_headers", "cookies", "set_cookie", "stale_if_disconnected", "cache_rules", "client_buffer_size",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -203,6 +210,8 @@ public struct EdgeConfig: Sendable, Equatable {
             guard let policy = CookiePolicy(rawValue: c) else { throw s.error("cookies", "'\(c)' is not a cookie policy; use forward, pass or strip") }
             cookies = policy
         }
+        setCookie = try s.choice("set_cookie", SetCookiePolicy.self) ?? setCookie
+        staleIfDisconnected = try CacheRule.seconds(s, "stale_if_disconnected") ?? staleIfDisconnected
         for d in try s.strings("deny") ?? [] {
             guard let c = CIDR(d) else { throw s.error("deny", "'\(d)' is not an address or a network in CIDR form (203.0.113.0/24, 2001:db8::/32)") }
             deny.append(c)
@@ -285,6 +294,15 @@ public enum CookiePolicy: String, Sendable, Equatable {
     case pass
     /// Remove it before the origin sees it (the origin then cannot answer per user).
     case strip
+}
+
+/// What the cache does with a response that carries `Set-Cookie` (`set_cookie`).
+public enum SetCookiePolicy: String, Sendable, CaseIterable {
+    /// Stored only when `public` or `s-maxage` says it may be shared (the default).
+    case publicOnly = "public-only"
+    /// Stored by RFC 9111's rules alone, `Set-Cookie` included: the origin marks a session
+    /// `private` (or `no-cache`) itself, as Traffic Server and Squid expect.
+    case store
 }
 
 /// The memory tier's eviction policy (`eviction`).

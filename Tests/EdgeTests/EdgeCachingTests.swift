@@ -180,20 +180,34 @@ import Topology
     @Test func staleIfErrorKeepsContentUpWhenTheOriginIsDown() async throws {
         let origin = ScriptedOrigin()
         origin.route("/sie") { _ in .init(headers: [("Cache-Control", "max-age=1, stale-if-error=600")], body: "still here") }
-        origin.route("/strict") { _ in .init(headers: [("Cache-Control", "max-age=1")], body: "strict") }
+        origin.route("/plain") { _ in .init(headers: [("Cache-Control", "max-age=1")], body: "plain") }
+        for cc in ["must-revalidate", "proxy-revalidate", "no-cache", "s-maxage=1"] {
+            origin.route("/strict-\(cc)") { _ in .init(headers: [("Cache-Control", "max-age=1, \(cc)")], body: "strict") }
+        }
         _ = try await origin.start()
         let edge = try await EdgeHarness.start(origin: origin.url)
-        _ = try await edge.get("/sie")
-        _ = try await edge.get("/strict")
+        let off = try await EdgeHarness.start(origin: origin.url, configure: { $0.staleIfDisconnected = 0 })
+        let strict = ["must-revalidate", "proxy-revalidate", "no-cache", "s-maxage=1"].map { "/strict-\($0)" }
+        for path in ["/sie", "/plain"] + strict { _ = try await edge.get(path) }
+        _ = try await off.get("/plain")
         await origin.stop()
         try await Task.sleep(for: .milliseconds(1100))
         let r = try await edge.get("/sie")
         #expect(r.status == 200 && r.text == "still here")
         #expect(r.cacheStatus.contains("stale-if-error"), "\(r.cacheStatus)")
-        let strict = try await edge.get("/strict")
-        #expect(strict.status == 502, "no stale-if-error: the failure shows")
-        #expect(strict.text.contains("origin") && strict.text.contains("/strict"), "the error says what failed: \(strict.text)")
+        // RFC 9111 §4.2.4: a cache that cannot reach the origin may serve stale (stale_if_disconnected) ...
+        let plain = try await edge.get("/plain")
+        #expect(plain.status == 200 && plain.text == "plain", "served stale while the origin is unreachable")
+        // ... but never what must-revalidate, proxy-revalidate, no-cache or s-maxage forbid.
+        for path in strict {
+            let s = try await edge.get(path)
+            #expect(s.status == 502, "\(path): the failure shows")
+            #expect(s.text.contains("origin") && s.text.contains(path), "the error says what failed: \(s.text)")
+        }
+        let turnedOff = try await off.get("/plain")
+        #expect(turnedOff.status == 502, "stale_if_disconnected = 0 serves no stale copy")
         await edge.stop()
+        await off.stop()
     }
 
     @Test func staleIfErrorCoversOrigin5xx() async throws {

@@ -13,13 +13,15 @@ struct EdgeHarness {
     static func start(
         origin: String, name: String = "test-edge", cacheSize: Int = 8 << 20, maxObjectSize: Int = 1 << 20,
         originTimeout: Double = 5, maxRequestBodySize: Int = 1 << 20, originConnectTimeout: Double = 0.5,
-        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }
+        clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        configure: (inout EdgeConfig) -> Void = { _ in }
     ) async throws -> EdgeHarness {
-        let config = EdgeConfig(
+        var config = EdgeConfig(
             name: name, listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin)!,
             cacheSize: cacheSize, maxObjectSize: maxObjectSize, maxRequestBodySize: maxRequestBodySize, originTimeout: originTimeout,
             originConnectTimeout: originConnectTimeout
         )
+        configure(&config)
         let edge = try EdgeServer(config: config, clock: clock)
         let port = try await edge.start()
         return EdgeHarness(edge: edge, port: port)

@@ -8,7 +8,20 @@ import Testing
         #expect(HTTPDate.parse(text) == 784_111_777)
     }
 
-    @Test(arguments: ["", "0", "-1", "yesterday", "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 CET"])
+    // Names are compared in any case; the grammar's spaces, commas and digit counts are not
+    // relaxed (RFC 9111 §5.3: an Expires that does not parse means already expired).
+    @Test(arguments: ["Sun, 06 NOV 1994 08:49:37 gmt", "SUNDAY, 06-nov-94 08:49:37 GMT", "sun Nov  6 08:49:37 1994", "  Sun, 06 Nov 1994 08:49:37 GMT "])
+    func namesInAnyCase(_ text: String) {
+        #expect(HTTPDate.parse(text) == 784_111_777)
+    }
+
+    @Test(arguments: [
+        "", "0", "-1", "yesterday", "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 CET",
+        "Sun 06 Nov 1994 08:49:37 GMT", "Sun, 06  Nov  1994 08:49:37 GMT", "Sun, 06-Nov-1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 94 08:49:37 GMT", "Sun, 06 Nov 1994 8:49:37 GMT", "Sun, 06 Nov 1994 08:49:37", "Sun, +6 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-1994 08:49:37 GMT", "Sun, 06-Nov-94 08:49:37 GMT", "Sun Nov 6 08:49:37 1994", "Sun Nov  6 08:49:37 94",
+        "Xyz, 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT",
+    ])
     func rejectsInvalidDates(_ text: String) {
         #expect(HTTPDate.parse(text) == nil)
     }

@@ -27,7 +27,15 @@ import Testing
         .init(name: "Set-Cookie with public", response: [("Cache-Control", "public, max-age=60"), ("Set-Cookie", "s=1")], storable: true),
         .init(name: "Vary: *", response: [("Cache-Control", "max-age=60"), ("Vary", "*")], storable: false),
         .init(name: "POST", method: .POST, response: [("Cache-Control", "max-age=60")], storable: false),
-        .init(name: "500", status: 500, response: [("Cache-Control", "max-age=60")], storable: false),
+        // §3: any final status is stored when the response says how long it is fresh ...
+        .init(name: "500 with max-age", status: 500, response: [("Cache-Control", "max-age=60")], storable: true),
+        .init(name: "599 with max-age", status: 599, response: [("Cache-Control", "max-age=60")], storable: true),
+        .init(name: "303 with Expires", status: 303, response: [("Expires", "Sun, 06 Nov 2094 08:49:37 GMT")], storable: true),
+        // ... and without, only where §4.2.2 allows a heuristic (a listed status, or public).
+        .init(name: "500 without freshness", status: 500, response: [], storable: false),
+        .init(name: "599 public with Last-Modified", status: 599, response: [("Cache-Control", "public"), ("Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT")], storable: true),
+        .init(name: "304 is a validation's answer", status: 304, response: [("Cache-Control", "max-age=60")], storable: false),
+        .init(name: "1xx is not final", status: 103, response: [("Cache-Control", "max-age=60")], storable: false),
         .init(name: "206 is never stored", status: 206, response: [("Cache-Control", "max-age=60")], storable: false),
         .init(name: "200 with no freshness information (heuristic status)", response: [], storable: true),
         .init(name: "302 with no freshness information", status: 302, response: [], storable: false),
@@ -39,5 +47,15 @@ import Testing
     func decide(_ c: Case) {
         let d = Storability.decide(method: c.method, requestHeaders: HTTPHeaders(c.request), status: c.status, responseHeaders: HTTPHeaders(c.response))
         #expect((d == .storable) == c.storable, "\(d)")
+    }
+
+    @Test func setCookieUnderEachPolicy() {
+        let fresh: HTTPHeaders = ["Cache-Control": "max-age=60", "Set-Cookie": "s=1"]
+        #expect(Storability.decide(method: .GET, requestHeaders: [:], status: 200, responseHeaders: fresh) == .notStorable(reason: "set-cookie"))
+        #expect(Storability.decide(method: .GET, requestHeaders: [:], status: 200, responseHeaders: fresh, setCookieNeedsPublic: false) == .storable)
+        // RFC 9111's own protections still hold under set_cookie = "store".
+        let privateSession: HTTPHeaders = ["Cache-Control": "private, max-age=60", "Set-Cookie": "s=1"]
+        #expect(Storability.decide(method: .GET, requestHeaders: [:], status: 200, responseHeaders: privateSession, setCookieNeedsPublic: false)
+            == .notStorable(reason: "private"))
     }
 }

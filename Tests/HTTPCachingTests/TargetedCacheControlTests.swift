@@ -16,7 +16,7 @@ import Testing
         Freshness(status: 200, headers: HTTPHeaders(headers), requestTime: now, responseTime: now).age(at: now)
     }
 
-    @Test(arguments: [
+    static let lifetimeCases: [([(String, String)], Double)] = [
         // "the cache MUST select the first (in target list order) field with a valid, non-empty value"
         ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=600")], 600.0),
         ([("Cache-Control", "max-age=10"), ("Outpost-CDN-Cache-Control", "max-age=900"), ("CDN-Cache-Control", "max-age=600")], 900.0),
@@ -27,11 +27,27 @@ import Testing
         // An empty or invalid targeted field does not count: Cache-Control decides.
         ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "")], 10.0),
         ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "nonsense-directive")], 10.0),
+        // §2.1: CDN-Cache-Control is a Dictionary Structured Field; one that does not parse is
+        // ignored whole (RFC 8941 §4.2: any error fails the field) ...
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=600, &&&&&")], 10.0),
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age =600")], 10.0),
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=600,")], 10.0),
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "Max-Age=600")], 10.0),
+        ([("Cache-Control", "max-age=10"), ("Outpost-CDN-Cache-Control", "max-age=1.5.5"), ("CDN-Cache-Control", "max-age=600")], 600.0),
+        // ... and a directive with a value of the wrong type is ignored.
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=\"600\"")], 10.0),
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=-1")], 10.0),
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=600;x=1, public, x=(a b)")], 600.0),
+        ([("Cache-Control", "max-age=10"), ("CDN-Cache-Control", "max-age=5"), ("CDN-Cache-Control", "max-age=600")], 600.0),
+        // Surrogate-Control is not a structured field: read as Cache-Control is.
+        ([("Cache-Control", "max-age=10"), ("Surrogate-Control", "max-age=\"300\"")], 300.0),
         // §5.3: an Expires that does not parse, or several, is already expired.
         ([("Date", date), ("Expires", "0")], 0.0),
         ([("Date", date), ("Expires", HTTPDate.format(now + 50)), ("Expires", HTTPDate.format(now + 90))], 0.0),
         ([("Date", date), ("Expires", HTTPDate.format(now + 50))], 50.0),
-    ])
+    ]
+
+    @Test(arguments: lifetimeCases)
     func lifetimeFollowsTheTargetedField(_ headers: [(String, String)], _ expected: Double) {
         #expect(Self.lifetime(headers) == expected, "\(headers)")
     }
@@ -67,6 +83,13 @@ import Testing
     func mustUnderstand(_ status: Int, _ cacheControl: String, _ storable: Bool) {
         let d = Storability.decide(method: .GET, requestHeaders: [:], status: status, responseHeaders: ["Cache-Control": cacheControl])
         #expect((d == .storable) == storable, "\(status) \(cacheControl): \(d)")
+    }
+
+    @Test func anInvalidTargetedFieldLeavesCacheControlInCharge() {
+        for cdn in ["max-age=10000, &&&&&", "max-age=\"10000\""] {
+            let d = Storability.decide(method: .GET, requestHeaders: [:], status: 200, responseHeaders: ["Cache-Control": "no-store", "CDN-Cache-Control": cdn])
+            #expect(d == .notStorable(reason: "no-store"), "\(cdn)")
+        }
     }
 
     @Test func aTargetedNoStoreWinsOverCacheControl() {
