@@ -169,7 +169,11 @@ import Topology
         #expect(sent < 16 << 20, "queries accepted unread: \(sent) bytes")
         // It still answers everyone else (asked a few times: the machine may be busy with other tests).
         var other: DNSMessage?
-        for _ in 0..<3 where other == nil { other = try? DNSClient.query("cdn.hard.test", port: dns, tcp: true) }
+        let askUntil = Date().addingTimeInterval(10)
+        while other == nil, Date() < askUntil {
+            other = try? DNSClient.query("cdn.hard.test", port: dns, tcp: true)
+            if other == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
         #expect(other?.rcode == 0, "another client over TCP is answered")
         // And this client's answers arrive once it reads.
         var buffer = [UInt8](repeating: 0, count: 65_536)
