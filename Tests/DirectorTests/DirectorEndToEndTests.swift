@@ -140,7 +140,8 @@ import Topology
 enum DNSClient {
     struct Failure: Error { var reason: String }
 
-    static func query(_ name: String, type: UInt16 = 1, port: Int, subnet: String? = nil, tcp: Bool = false) throws -> DNSMessage {
+    /// `from`: the loopback address to send from (another client, as the director counts them).
+    static func query(_ name: String, type: UInt16 = 1, port: Int, subnet: String? = nil, tcp: Bool = false, from: String? = nil) throws -> DNSMessage {
         var q = DNSMessage()
         q.id = UInt16.random(in: 0...UInt16.max)
         q.questions = [DNSQuestion(name: DNSName(name), type: type)]
@@ -152,6 +153,13 @@ enum DNSClient {
         defer { close(fd) }
         var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let from {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, from, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else { throw Failure(reason: "bind to \(from) failed") }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
