@@ -105,15 +105,19 @@ import Testing
     /// A HEAD while a GET of the same object is in flight rides on it: no origin request.
     @Test func headRidesOnAGetInFlight() async throws {
         let origin = StreamingOrigin()
-        origin.serve("/slow", .init(size: 2 << 20, headers: [("Cache-Control", "max-age=60")], rate: 1 << 20))
+        // The origin holds the body back after 64 KiB until the HEAD has been answered, so the
+        // GET is in flight however slowly a loaded machine runs this test.
+        origin.serve("/slow", .init(size: 2 << 20, headers: [("Cache-Control", "max-age=60")], holdAfter: 64 << 10))
         try await origin.start()
         let h = try await EdgeHarness.start(origin: origin.url, maxObjectSize: 4 << 20)
         let port = h.port
         let get = try RawConnection(host: "127.0.0.1", port: port, timeout: 20)
         get.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
-        _ = try await offThePool { try get.readHead() }  // the GET is under way (2 s of body to go)
+        _ = try await offThePool { try get.readHead() }  // the GET is under way, its body held back
         let head = try await h.request("HEAD", "/slow")
-        #expect(head.status == 200 && head.body.isEmpty && head.cacheStatus.contains("collapsed"))
+        origin.release()
+        #expect(head.status == 200 && head.body.isEmpty)
+        #expect(head.cacheStatus.contains("collapsed"), "Cache-Status: \(head.cacheStatus)")
         #expect(head.header("content-length") == String(2 << 20))
         let total = try await offThePool { () throws -> Int in
             var n = 0
