@@ -41,8 +41,9 @@ enum CachePolicy {
                 changed.append("max-ttl")
             }
         }
-        // RFC 5861 §4 still holds: never against must-revalidate, proxy-revalidate or s-maxage.
-        if let sie = rule.staleIfError, sie > d.freshness.staleIfError, !(cc.mustRevalidate || cc.proxyRevalidate || cc.sharedMaxAge != nil) {
+        // RFC 5861 §4 still holds: never against must-revalidate, proxy-revalidate, s-maxage or
+        // no-cache.
+        if let sie = rule.staleIfError, sie > d.freshness.staleIfError, d.freshness.mayServeStale {
             d.freshness.staleIfError = sie
             changed.append("stale-if-error")
         }

@@ -144,8 +144,8 @@ final class InFlightFetch: OriginResponseHandler {
             clientAddress: clientAddress, scheme: plan.clientScheme, via: edge.via,
             strip: edge.config.stripRequestHeaders, cookies: edge.config.cookies
         )
-        if plan.intent == .ifAllowed, plan.forwardReason == .request {
-            headers.replaceOrAdd(name: "Authorization", value: plan.requestHeaders.first(name: "authorization") ?? "")
+        if plan.intent == .ifAllowed, plan.forwardReason == .request, let authorization = plan.requestHeaders.first(name: "authorization") {
+            headers.replaceOrAdd(name: "Authorization", value: authorization)
         }
         if let stale = plan.revalidating {
             // §4.3.1: validate with the stored response's validators.
@@ -312,6 +312,10 @@ final class InFlightFetch: OriginResponseHandler {
         let headers = HeaderRules.removingHopByHop(head.headers)
         let rfcStorability: Storability = plan.intent == .never
             ? .notStorable(reason: "method")
+            : plan.revalidating != nil && status >= 500
+            // §4.3.3: a 5xx to a validation may be treated as a failure to respond; it does not
+            // replace the stored copy, which stays for the next validation and stale-if-error.
+            ? .notStorable(reason: "server error while revalidating")
             : Storability.decide(method: .GET, requestHeaders: plan.requestHeaders, status: Int(status), responseHeaders: headers,
                                  setCookieNeedsPublic: edge.config.setCookie == .publicOnly)
         let contentLength = headers.first(name: "content-length").flatMap { Int($0) }

@@ -61,7 +61,10 @@ enum RequestPath {
         case .reject(let status, let message):
             return .synthesize(status, message, verdict: nil)
         case .pass(let target, let reason, let invalidates):
-            let intent: InFlightFetch.StoreIntent = request.method == .GET || request.method == .HEAD ? .ifAllowed : .never
+            // Only an authenticated GET or HEAD may be stored, when the response says so (RFC 9111
+            // §3.5); a pass for a cookie (`cookies = pass`) is never stored: it is somebody's page.
+            let authenticated = request.headers.contains(name: "authorization")
+            let intent: InFlightFetch.StoreIntent = (request.method == .GET || request.method == .HEAD) && authenticated ? .ifAllowed : .never
             return .pass(plan(s.key(target), request, s, intent: intent, reason: reason, invalidates: invalidates))
         case .lookup(let target):
             // Step 2: the key, after the operator's key rules.

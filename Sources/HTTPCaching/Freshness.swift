@@ -95,8 +95,9 @@ public struct Freshness: Sendable, Equatable {
         let responseDelay = max(0, responseTime - requestTime)
         let correctedAgeValue = ageValue + responseDelay
         // RFC 5861 §4: the stale-* extensions never override must-revalidate / proxy-revalidate
-        // or s-maxage (§4.2.4: a shared cache must not serve those stale).
-        let mayServeStale = !(cc.mustRevalidate || cc.proxyRevalidate || cc.sharedMaxAge != nil)
+        // or s-maxage (§4.2.4: a shared cache must not serve those stale), nor no-cache (§5.2.2.4:
+        // never used without a successful validation).
+        let mayServeStale = !(cc.mustRevalidate || cc.proxyRevalidate || cc.sharedMaxAge != nil || cc.noCache)
         self.init(
             lifetime: FreshnessLifetime.seconds(status: status, headers: headers, cacheControl: cc, responseTime: responseTime, targeted: targeted),
             correctedInitialAge: max(apparentAge, correctedAgeValue),
@@ -128,7 +129,7 @@ public struct Freshness: Sendable, Equatable {
 
     /// May the stale response be served because the origin failed (RFC 5861 §4)?
     public func mayServeOnError(at now: Double) -> Bool {
-        staleIfError > 0 && -timeToLive(at: now) <= staleIfError
+        mayServeStale && staleIfError > 0 && -timeToLive(at: now) <= staleIfError
     }
 
     /// May the stale response be served because the cache cannot reach the origin (§4.2.4:

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// HTTP-date (RFC 9110 §5.6.7): IMF-fixdate on output; IMF-fixdate, RFC 850 and asctime on input.
 /// Times are seconds since the Unix epoch as `Double`, so a caller's clock needs no Foundation.
 public enum HTTPDate {
@@ -38,9 +44,10 @@ public enum HTTPDate {
             let r = Array(b[comma...])
             if r[1] == space, r[4] == dash, r[8] == dash, r[11] == space, r[20] == space, lower(r[21..<24]) == "gmt",
                let d = digits(r[2..<4]), let m = name(r[5..<8], monthNames), let yy = digits(r[9..<11]) {
-                // §5.6.7 reads a two-digit year that looks over 50 years ahead as in the past century;
-                // a fixed pivot at 70 is that rule for the years this code will meet.
-                return assemble(year: yy + (yy < 70 ? 2000 : 1900), month: m, day: d, time: r[12..<20])
+                // §5.6.7: a two-digit year that would be more than 50 years ahead is in the past
+                // century.
+                let year = currentYear - currentYear % 100 + yy
+                return assemble(year: year > currentYear + 50 ? year - 100 : year, month: m, day: d, time: r[12..<20])
             }
         }
         // asctime: 24 bytes, the day padded with a space.
@@ -52,6 +59,13 @@ public enum HTTPDate {
         return nil
     }
 
+    /// This year, read from the clock once (the RFC 850 pivot moves a year a year).
+    private static let currentYear: Int = {
+        var t = time(nil)
+        var parts = tm()
+        guard gmtime_r(&t, &parts) != nil else { return 2026 }
+        return Int(parts.tm_year) + 1900
+    }()
     private static let space = UInt8(ascii: " ")
     private static let dash = UInt8(ascii: "-")
     private static let fullDayNames: Set<String> = ["sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday"]

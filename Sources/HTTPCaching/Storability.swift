@@ -50,7 +50,8 @@ public enum Storability: Sendable, Equatable {
             return .notStorable(reason: "set-cookie")
         }
         let explicit = FreshnessLifetime.isExplicit(headers: responseHeaders, cacheControl: cc, targeted: targeted)
-        if explicit || cc.isPublic || cc.noCache || FreshnessLifetime.heuristicallyCacheable.contains(status) {
+        // `no-cache` alone stores (to be validated on every use) only what the cache understands.
+        if explicit || cc.isPublic || (cc.noCache && understoodStatuses.contains(status)) || FreshnessLifetime.heuristicallyCacheable.contains(status) {
             return .storable
         }
         return .notStorable(reason: "\(noFreshness) for status \(status)")

@@ -20,6 +20,8 @@ public enum StructuredDictionary {
     }
 
     private struct Parser {
+        /// The most members a field may have (RFC 8941 §3.2 asks for at least 1,024).
+        static let maxMembers = 1024
         let b: [UInt8]
         var i = 0
         init(_ bytes: [UInt8]) { b = bytes }
@@ -37,6 +39,7 @@ public enum StructuredDictionary {
         mutating func dictionary() -> [(key: String, item: Item)]? {
             skip(Self.isSP)
             var members: [(key: String, item: Item)] = []
+            var index: [String: Int] = [:]  // a repeated key's place: the last value wins, in the first place
             while peek != nil {
                 guard let key = key() else { return nil }
                 var item = Item.boolean(true)
@@ -51,8 +54,14 @@ public enum StructuredDictionary {
                     }
                 }
                 guard parameters() else { return nil }
-                members.removeAll { $0.key == key }
-                members.append((key, item))
+                if let at = index[key] {
+                    members[at].item = item
+                } else {
+                    // No cache directive list needs more; a field with more is not one.
+                    guard members.count < Self.maxMembers else { return nil }
+                    index[key] = members.count
+                    members.append((key, item))
+                }
                 skip(Self.isOWS)
                 guard let c = peek else { break }
                 guard c == UInt8(ascii: ",") else { return nil }

@@ -36,6 +36,20 @@ public final class ProtocolErrorAnswer: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
+    /// The parser takes `HTTP/2.0` (and `HTTP/0.9`) in a request line; neither is HTTP/1.x
+    /// framing, so such a request gets the 505 too, and the rest of it is not read.
+    private var refusingVersion = false
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if refusingVersion { return }
+        if case .head(let head) = unwrapInboundIn(data), head.version.major != 1 {
+            refusingVersion = true
+            answer(context, Self.answer(for: .invalidVersion))
+            return
+        }
+        context.fireChannelRead(data)
+    }
+
     public func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard let parserError = error as? HTTPParserError else {
             context.fireErrorCaught(error)
@@ -43,26 +57,29 @@ public final class ProtocolErrorAnswer: ChannelDuplexHandler, RemovableChannelHa
         }
         // Synchronously, while the decoder stops reading. The connection is closed once the
         // answer is out (or at once when a response is under way): its framing is lost.
-        let channel = context.channel
         guard !responseUnderway else {
             context.close(promise: nil)
             context.fireErrorCaught(error)
             return
         }
-        do {
-            let (status, text) = Self.answer(for: parserError)
-            var body = context.channel.allocator.buffer(capacity: text.utf8.count)
-            body.writeString(text)
-            let headers = HTTPHeaders([
-                ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", String(body.readableBytes)), ("Connection", "close"),
-            ])
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            let written = context.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
-        }
+        answer(context, Self.answer(for: parserError))
         context.fireErrorCaught(error)
+    }
+
+    /// Writes the answer, then closes the connection.
+    private func answer(_ context: ChannelHandlerContext, _ answer: (HTTPResponseStatus, String)) {
+        let channel = context.channel
+        let (status, text) = answer
+        var body = context.channel.allocator.buffer(capacity: text.utf8.count)
+        body.writeString(text)
+        let headers = HTTPHeaders([
+            ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", String(body.readableBytes)), ("Connection", "close"),
+        ])
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

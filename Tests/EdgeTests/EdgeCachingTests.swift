@@ -271,4 +271,46 @@ final class ManualClock: Sendable {
     private let t = Mutex(1_800_000_000.0)
     var now: @Sendable () -> Double { { [self] in t.withLock { $0 } } }
     func advance(_ seconds: Double) { t.withLock { $0 += seconds } }
+
+    /// `cookies = pass`: a request with a cookie goes to the origin, and what it gets back is
+    /// never stored, so it cannot be shown to anybody else.
+    @Test func aCookiePassIsNeverStored() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/account") { req in .init(headers: [("Cache-Control", "max-age=60")], body: req.header("cookie") ?? "anonymous") }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url, configure: { $0.cookies = .pass })
+        let mine = try await edge.get("/account", headers: ["Cookie": "session=alice"])
+        #expect(mine.text == "session=alice" && mine.cacheStatus.contains("fwd=request") && !mine.cacheStatus.contains("stored"), "\(mine.cacheStatus)")
+        let anonymous = try await edge.get("/account")
+        #expect(anonymous.text == "anonymous", "the cookie's page was served to a request without it")
+        #expect(origin.count("/account") == 2)
+        #expect(origin.requests.first?.header("authorization") == nil, "a pass sends no Authorization the client did not")
+        await edge.stop()
+        await origin.stop()
+    }
+
+    /// A 5xx while revalidating does not replace the stored copy, even when it is storable:
+    /// the good copy stays for the next validation (and for stale-if-error).
+    @Test func aServerErrorWhileRevalidatingKeepsTheStoredCopy() async throws {
+        let origin = ScriptedOrigin()
+        let calls = VersionCounter()
+        origin.route("/page") { req in
+            switch calls.next() {
+            case 1: .init(headers: [("Cache-Control", "max-age=1"), ("ETag", "\"v1\"")], body: "good")
+            case 2: .init(status: 503, headers: [("Cache-Control", "max-age=0"), ("Expires", "0")], body: "down")
+            default: req.header("if-none-match") == "\"v1\"" ? .init(status: 304, headers: [("Cache-Control", "max-age=60")], body: "")
+                                                             : .init(headers: [("Cache-Control", "max-age=60")], body: "refetched")
+            }
+        }
+        _ = try await origin.start()
+        let edge = try await EdgeHarness.start(origin: origin.url)
+        _ = try await edge.get("/page")
+        try await Task.sleep(for: .milliseconds(1100))
+        let down = try await edge.get("/page")
+        #expect(down.status == 503 && down.text == "down", "the error is forwarded: \(down.status)")
+        let back = try await edge.get("/page")
+        #expect(back.status == 200 && back.text == "good" && back.cacheStatus.contains("fwd-status=304"), "\(back.text) \(back.cacheStatus)")
+        await edge.stop()
+        await origin.stop()
+    }
 }

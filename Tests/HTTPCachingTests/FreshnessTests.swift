@@ -62,6 +62,8 @@ import Testing
         .init(cacheControl: "max-age=60, stale-if-error=100", secondsLater: 150, expected: .mustValidate, servableOnError: true),
         .init(cacheControl: "max-age=60, stale-if-error=100", secondsLater: 161, expected: .mustValidate, servableOnError: false),
         .init(cacheControl: "no-cache, max-age=60", secondsLater: 1, expected: .mustValidate, servableOnError: false),
+        // no-cache: never used without a successful validation, so never on error (§5.2.2.4).
+        .init(cacheControl: "no-cache, max-age=3600, stale-if-error=86400", secondsLater: 10, expected: .mustValidate, servableOnError: false),
         // must-revalidate and s-maxage forbid serving stale, whatever stale-* says (§4.2.4, RFC 5861 §4).
         .init(cacheControl: "max-age=60, must-revalidate, stale-while-revalidate=30, stale-if-error=100", secondsLater: 70, expected: .mustValidate, servableOnError: false),
         .init(cacheControl: "s-maxage=60, stale-if-error=100", secondsLater: 70, expected: .mustValidate, servableOnError: false),
@@ -73,5 +75,8 @@ import Testing
         let f = Freshness(status: 200, headers: ["Cache-Control": c.cacheControl, "Date": Self.date], requestTime: Self.now, responseTime: Self.now)
         #expect(f.state(at: Self.now + c.secondsLater) == c.expected)
         #expect(f.mayServeOnError(at: Self.now + c.secondsLater) == c.servableOnError)
+        if !c.servableOnError, !f.mayServeStale {
+            #expect(!f.mayServeDisconnected(at: Self.now + c.secondsLater, within: 3600))
+        }
     }
 }

@@ -1,4 +1,5 @@
 import HTTPCaching
+import Foundation
 import Testing
 
 @Suite struct HTTPDateTests {
@@ -36,6 +37,22 @@ import Testing
         for day in stride(from: 0.0, to: 40_000, by: 37) {
             let t = day * 86_400 + 3_723
             #expect(HTTPDate.parse(HTTPDate.format(t)) == t)
+        }
+    }
+}
+
+@Suite struct RFC850YearTests {
+    /// §5.6.7: a two-digit year more than 50 years ahead of this year is in the past century;
+    /// otherwise it is in this one.
+    @Test func twoDigitYearsPivotFiftyYearsAhead() throws {
+        let thisYear = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date()).year!
+        for ahead in [-60, -1, 0, 1, 49, 50, 51, 60] {
+            let year = thisYear + ahead
+            let text = "Sunday, 06-Nov-\(String(format: "%02d", year % 100)) 08:49:37 GMT"
+            let parsed = try #require(HTTPDate.parse(text), "\(text)")
+            let expected = ahead > 50 ? year - 100 : (ahead < -49 ? year + 100 : year)
+            let got = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: Date(timeIntervalSince1970: parsed)).year!
+            #expect(got == expected, "\(text) read as \(got)")
         }
     }
 }

@@ -19,6 +19,8 @@ import Testing
         .init(name: "request no-store", request: [("Cache-Control", "no-store")], response: [("Cache-Control", "max-age=60")], storable: false),
         .init(name: "private", response: [("Cache-Control", "private, max-age=60")], storable: false),
         .init(name: "no-cache is stored (and always revalidated)", response: [("Cache-Control", "no-cache")], storable: true),
+        // §3 does not list no-cache: alone it stores only a status the cache understands.
+        .init(name: "503 with no-cache alone", status: 503, response: [("Cache-Control", "no-cache")], storable: false),
         .init(name: "Authorization without permission", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "max-age=60")], storable: false),
         .init(name: "Authorization with public", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "public, max-age=60")], storable: true),
         .init(name: "Authorization with s-maxage", request: [("Authorization", "Bearer x")], response: [("Cache-Control", "s-maxage=60")], storable: true),

@@ -33,4 +33,21 @@ import Topology
         #expect(a.text.contains(says), "\(a.text)")
         #expect(!a.open, "a parser error closes the connection: its framing is lost")
     }
+
+    /// The parser takes a request line saying HTTP/2.0 (or HTTP/0.9); it is answered 505 and
+    /// never reaches the application.
+    @Test(arguments: ["GET / HTTP/2.0\r\nHost: x\r\n\r\n", "GET / HTTP/0.9\r\nHost: x\r\n\r\n"])
+    func anotherVersionIsAnswered505(bytes: String) throws {
+        let channel = EmbeddedChannel()
+        let app = TimeoutHandlerTests.Answer()
+        try HTTPListener.configureHTTP1(channel.pipeline.syncOperations, limits: TimeoutHandlerTests.limits, stats: ListenerStats(), handler: app)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        _ = try? channel.writeInbound(ByteBuffer(string: bytes))
+        channel.embeddedEventLoop.run()
+        var out = ""
+        while let b = try channel.readOutbound(as: ByteBuffer.self) { out += String(buffer: b) }
+        #expect(out.hasPrefix("HTTP/1.1 505 HTTP Version Not Supported\r\n"), "\(out.prefix(80))")
+        #expect(out.contains("Only HTTP/1.0 and HTTP/1.1"))
+        #expect(!channel.isActive)
+    }
 }
