@@ -26,7 +26,7 @@ let package = Package(
     targets: [
         .target(
             name: "HTTPCaching",
-            dependencies: [.product(name: "NIOHTTP1", package: "swift-nio")],
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict
         ),
         .target(

@@ -7,10 +7,22 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible, Comparable 
     public let path: Substring
 
     public init(scheme: String, authority: String, pathAndQuery: String) {
-        let normalised = CacheKey.normalise(pathAndQuery)
-        let prefix = "\(scheme.lowercased())://\(authority.lowercased())"
-        value = prefix + normalised
-        path = value.dropFirst(prefix.count)
+        self.init(origin: Origin(scheme: scheme, authority: authority), pathAndQuery: pathAndQuery)
+    }
+
+    /// The normalised `scheme://authority` that keys begin with, built once per origin.
+    public struct Origin: Sendable {
+        let prefix: String
+        let count: Int
+        public init(scheme: String, authority: String) {
+            prefix = "\(scheme.lowercased())://\(authority.lowercased())"
+            count = prefix.count
+        }
+    }
+
+    public init(origin: Origin, pathAndQuery: String) {
+        value = origin.prefix + CacheKey.normalise(pathAndQuery)
+        path = value.dropFirst(origin.count)
     }
 
     public var description: String { value }

@@ -1,5 +1,6 @@
 import CacheStore
 import HTTPCaching
+import HTTPServer
 import NIOCore
 import NIOHTTP1
 import Topology
@@ -63,6 +64,10 @@ final class EdgeHandler: ChannelInboundHandler {
 
     /// The request came over TLS (`X-Forwarded-Proto: https`).
     private let scheme: String
+    /// `Via: …\r\n` when hits may leave pre-encoded: the connection's pipeline has
+    /// `HTTP1ResponseEncoder` (HTTP/1; not an HTTP/2 stream).
+    private var preEncodedVia: ByteBuffer?
+
     /// The client's address, read once per connection.
     private var peer: String?
     /// The client is in the `deny` list: every request gets a 403.
@@ -79,6 +84,9 @@ final class EdgeHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if (try? context.pipeline.syncOperations.context(handlerType: HTTP1ResponseEncoder.self)) != nil {
+            preEncodedVia = ResponseDelivery.viaField(edge.via)
+        }
         // HTTP/2 streams are child channels: the address is the parent connection's.
         peer = (context.channel.remoteAddress ?? context.channel.parent?.remoteAddress)?.ipAddress
         let address = peer.flatMap { IPAddress($0) }
@@ -389,6 +397,15 @@ final class EdgeHandler: ChannelInboundHandler {
     private func deliver(_ stored: StoredResponse, _ verdict: CacheVerdict) {
         guard let cur = current else { return }
         let verdict = cur.collapsed ? verdict.collapsed() : verdict
+        // The common hit leaves as bytes: the stored head, this delivery's fields, the body.
+        if let context, let viaField = preEncodedVia,
+           let wire = ResponseDelivery.wire(stored, request: cur.request, now: edge.clock(), cacheStatus: verdict.status, viaField: viaField) {
+            context.write(wrapOutboundOut(HTTP1ResponseEncoder.preEncodedHead), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(wire.bytes.0))), promise: nil)
+            if let rest = wire.bytes.1 { context.write(wrapOutboundOut(.body(.byteBuffer(rest))), promise: nil) }
+            let bytes = wire.bodyBytes
+            return finish(cur.request, status: Int(stored.status.code), bytes: bytes, outcome: verdict.outcome)
+        }
         let response = ResponseDelivery.fromStored(stored, request: cur.request, now: edge.clock(), cacheStatus: verdict.status, via: edge.via)
         write(cur.request, response.status, response.headers, response.body, outcome: verdict.outcome)
     }

@@ -20,25 +20,9 @@ struct ResponseDelivery {
     static func fromStored(
         _ stored: StoredResponse, request: HTTPRequestHead, now: Double, cacheStatus: CacheStatus, via: String
     ) -> ResponseDelivery {
-        var headers = stored.headers
-        decorate(&headers, age: stored.freshness.age(at: now), cacheStatus: cacheStatus, via: via)
         // The representation: a compressed variant the client accepts, or the identity body.
-        var body = stored.body
-        var etag = stored.etag
-        if !stored.variants.isEmpty {
-            addVary(&headers, "Accept-Encoding")
-            let available = Set(stored.variants.keys.compactMap(ContentCoding.init(rawValue:)))
-            if let coding = AcceptEncoding.choose(request.headers.first(name: "accept-encoding"), available: available),
-               let variant = stored.variants[coding.rawValue] {
-                body = variant
-                headers.replaceOrAdd(name: "Content-Encoding", value: coding.rawValue)
-                // Each representation has its own validator (RFC 9110 §8.8.3).
-                if let e = etag {
-                    etag = String(e.dropLast()) + "-\(coding.rawValue)\""
-                    headers.replaceOrAdd(name: "ETag", value: etag!)
-                }
-            }
-        }
+        var (headers, body, etag) = stored.representation(coding(of: stored, for: request))
+        decorate(&headers, age: stored.freshness.age(at: now), cacheStatus: cacheStatus, via: via)
         let length = body.readableBytes
         let selection = Selection.of(status: stored.status, method: request.method, requestHeaders: request.headers, etag: etag,
                                      lastModified: stored.lastModified, length: length)
@@ -53,9 +37,43 @@ struct ResponseDelivery {
         }
     }
 
-    static func addVary(_ headers: inout HTTPHeaders, _ field: String) {
-        let present = headers[canonicalForm: "vary"].flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        if !present.contains(field.lowercased()) && !present.contains("*") { headers.add(name: "Vary", value: field) }
+    /// The compressed variant of `stored` that the request accepts, if any.
+    static func coding(of stored: StoredResponse, for request: HTTPRequestHead) -> String? {
+        guard !stored.variants.isEmpty else { return nil }
+        let available = Set(stored.variants.keys.compactMap(ContentCoding.init(rawValue:)))
+        return AcceptEncoding.choose(request.headers.first(name: "accept-encoding"), available: available)?.rawValue
+    }
+
+    /// The same delivery as `fromStored` makes, as the bytes that go on the wire, for the common
+    /// hit: HTTP/1.1, GET or HEAD, no precondition or Range. The stored head (encoded once per
+    /// representation) is followed by the fields of this delivery; nil when the delivery is
+    /// not that simple, or the head has no wire form (then `fromStored` answers).
+    static func wire(
+        _ stored: StoredResponse, request: HTTPRequestHead, now: Double, cacheStatus: CacheStatus, viaField: ByteBuffer
+    ) -> (bytes: (ByteBuffer, ByteBuffer?), bodyBytes: Int)? {
+        guard request.version == .http1_1, request.method == .GET || request.method == .HEAD,
+              Selection.isUnconditional(request.headers) else { return nil }
+        let coding = coding(of: stored, for: request)
+        guard let head = coding.map({ stored.wireHeads.variants[$0] }) ?? stored.wireHeads.identity else { return nil }
+        var tail = ByteBuffer()
+        tail.reserveCapacity(96 + viaField.readableBytes)
+        HTTPWire.writeField("Age", String(Int(saturating: max(0, stored.freshness.age(at: now)))), to: &tail)
+        tail.writeImmutableBuffer(viaField)
+        let status = cacheStatus.headerValue
+        guard HTTPWire.isFieldValue(status) else { return nil }
+        HTTPWire.writeField("Cache-Status", status, to: &tail)
+        if !request.isKeepAlive { tail.writeStaticString("Connection: close\r\n") }
+        tail.writeStaticString("\r\n")
+        let body = request.method == .HEAD ? nil : (coding.flatMap { stored.variants[$0] } ?? stored.body)
+        return (HTTPWire.parts(head: head, tail: tail, body: body), body?.readableBytes ?? 0)
+    }
+
+    /// `Via: <via>\r\n`, once per edge; nil if it cannot be sent as it is.
+    static func viaField(_ via: String) -> ByteBuffer? {
+        guard HTTPWire.isFieldValue(via) else { return nil }
+        var b = ByteBuffer()
+        HTTPWire.writeField("Via", via, to: &b)
+        return b
     }
 
     /// Adds what this cache says about the response: `Age` (RFC 9111 §5.1), `Via` (RFC 9110
@@ -63,7 +81,7 @@ struct ResponseDelivery {
     static func decorate(_ headers: inout HTTPHeaders, age: Double, cacheStatus: CacheStatus, via: String) {
         // RFC 9213: a field targeted at this cache alone is not passed on (CDN-Cache-Control,
         // meant for every CDN in the path, is).
-        for name in ["outpost-cdn-cache-control", "surrogate-control"] where headers.contains(name: name) { headers.remove(name: name) }
+        for name in StoredResponse.notPassedOn where headers.contains(name: name) { headers.remove(name: name) }
         headers.add(name: "Age", value: String(Int(saturating: max(0, age))))
         headers.add(name: "Via", value: via)
         headers.add(name: "Cache-Status", value: cacheStatus.headerValue)

@@ -138,7 +138,7 @@ public enum HTTPDate {
 
 extension StringProtocol {
     /// The text without leading and trailing spaces and tabs (HTTP's OWS).
-    func trimmingSpaces() -> Substring {
+    public func trimmingSpaces() -> Substring {
         var s = Substring(self)
         while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
         while let l = s.last, l == " " || l == "\t" { s.removeLast() }

@@ -9,6 +9,18 @@ public enum Selection: Sendable, Equatable {
     case partial(ClosedRange<Int>)
     case unsatisfiable
 
+    /// No precondition and no Range: every representation is sent `.full`, whatever its
+    /// validators (the hit path then needs neither).
+    public static func isUnconditional(_ requestHeaders: HTTPHeaders) -> Bool {
+        !requestHeaders.contains { name, _ in
+            let n = name.utf8
+            guard let first = n.first, first | 0x20 == UInt8(ascii: "i") || first | 0x20 == UInt8(ascii: "r") else { return false }
+            return conditionalFields.contains(name.lowercased())
+        }
+    }
+
+    static let conditionalFields: Set<String> = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range"]
+
     /// `length` nil: not known yet (no Content-Length), so Range is ignored (§14.2 allows it).
     public static func of(
         status: HTTPResponseStatus, method: HTTPMethod, requestHeaders: HTTPHeaders, etag: String?, lastModified: String?, length: Int?

@@ -64,7 +64,11 @@ public struct HTTPListener: Sendable {
         let timeouts = HTTPTimeouts(limits: limits, stats: stats)
         // The byte observer goes right before the HTTP codec (after TLS, when there is TLS).
         try pipeline.addHandler(timeouts.byteHandler)
-        try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+        // NIO's server pipeline with our response encoder (which also sends pre-encoded hits and
+        // checks header fields as NIO's validator does): decoder, encoder, pipelining.
+        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+        try pipeline.addHandler(HTTP1ResponseEncoder())
+        try pipeline.addHandler(HTTPServerPipelineHandler())
         try pipeline.addHandler(ProtocolErrorAnswer())
         try pipeline.addHandler(timeouts.requestHandler)
         try pipeline.addHandler(handler)
