@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "Edge", "Origin", "Director", "Topology", "HTTPServer", "CacheStore", "Assets", "HTTPCaching", "ControlAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict

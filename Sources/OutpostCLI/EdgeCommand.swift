@@ -1,6 +1,7 @@
 import ArgumentParser
 import Edge
 import Foundation
+import NIOCore
 import Origin
 import Topology
 
@@ -17,10 +18,13 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Origin URL, e.g. http://127.0.0.1:8080.") var origin: String?
     @Option(help: "Memory cache budget, e.g. 64MiB (B, KiB, MiB, GiB).") var cacheSize: String?
     @Option(help: "Largest object stored; larger ones are streamed through.") var maxObjectSize: String?
+    @Option(help: "Event loops (threads) for connections; default one per CPU core.") var eventLoops: Int?
     @Flag(help: .hidden) var exitWithParent = false
 
     func run() async throws {
         let edgeConfig = try resolvedConfig()
+        // Before anything makes the shared event loop group.
+        if let loops = edgeConfig.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
         let server: EdgeServer
         do { server = try EdgeServer(config: edgeConfig, log: { Log.line($0) }) } catch { throw OperatorError("\(error)") }
         do {
@@ -62,6 +66,10 @@ struct EdgeCommand: AsyncParsableCommand {
             guard let n = ByteSize.parse(maxObjectSize) else { throw ValidationError("--max-object-size '\(maxObjectSize)' is not a size; write e.g. 16MiB") }
             c.maxObjectSize = n
         }
+        if let eventLoops {
+            guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops \(eventLoops): must be 1 to 256") }
+            c.eventLoops = eventLoops
+        }
         return c
     }
 }
@@ -72,6 +80,7 @@ struct OriginCommand: AsyncParsableCommand {
     @Option(help: "The origin's TOML file.") var config = "origin/origin.toml"
     @Option(help: "Listener, HOST:PORT (overrides the file).") var listen: String?
     @Flag(help: "Log every request to standard error.") var verbose = false
+    @Option(help: "Event loops (threads) for connections; default one per CPU core.") var eventLoops: Int?
     @Flag(help: .hidden) var exitWithParent = false
 
     func run() async throws {

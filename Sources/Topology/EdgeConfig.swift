@@ -94,6 +94,9 @@ public struct EdgeConfig: Sendable, Equatable {
     /// more are not stored, so a client sending a new header value per request cannot fill
     /// the cache with one URL.
     public var maxVariants = 16
+    /// Event loops (threads) serving this edge's connections; nil: one per CPU core (nginx's
+    /// `worker_processes auto`).
+    public var eventLoops: Int?
     /// File this came from, if any.
     public var file: String?
 
@@ -103,6 +106,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
         "strip_request_headers", "cookies", "set_cookie", "stale_if_disconnected", "cache_rules", "client_buffer_size",
+        "event_loops",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -223,6 +227,10 @@ public struct EdgeConfig: Sendable, Equatable {
         rateLimitBurst = try s.integer("rate_limit_burst") ?? rateLimitBurst
         guard (1...1_000_000).contains(rateLimitBurst) else { throw s.error("rate_limit_burst", "must be between 1 and 1000000 requests") }
         maxVariants = try s.integer("max_variants") ?? maxVariants
+        if let loops = try s.integer("event_loops") {
+            guard (1...256).contains(loops) else { throw s.error("event_loops", "must be 1 to 256 (leave it out for one per CPU core)") }
+            eventLoops = loops
+        }
         guard (1...1024).contains(maxVariants) else { throw s.error("max_variants", "must be between 1 and 1024") }
         for p in pullAfterPushExpiry where !p.hasPrefix("/") {
             throw s.error("pull_after_push_expiry", "'\(p)' must start with '/'")
