@@ -106,6 +106,15 @@ VCL
 
 "$bin" origin --config "$work/origin.toml" 2>"$work/origin.log" & pids+=($!)
 "$bin" edge --name bench-edge --listen 127.0.0.1:18081 --origin http://127.0.0.1:18080 --cache-size 512MiB 2>"$work/edge.log" & edge=$!; pids+=($edge)
+# The same edge with its access log on (a file): what logging costs a hit.
+cat > "$work/edge-log.toml" <<TOML
+name = "bench-edge-log"
+listen = "127.0.0.1:18086"
+origin = "http://127.0.0.1:18080"
+cache_size = "512MiB"
+access_log = "$work/access.log"
+TOML
+"$bin" edge --config "$work/edge-log.toml" 2>"$work/edge-log.log" & pids+=($!)
 nginx -c "$work/nginx1.conf"
 nginx -c "$work/nginx2.conf"
 varnishd -a 127.0.0.1:18084 -f "$work/default.vcl" -s malloc,512m -n "$work/varnish" -P "$work/varnish.pid" 2>"$work/varnish.log"
@@ -113,7 +122,7 @@ for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:18080/1k.bin && bre
 sleep 1
 
 targets=(outpost nginx-1w nginx-2w varnish)
-declare -A port=([outpost]=18081 [nginx-1w]=18082 [nginx-2w]=18083 [varnish]=18084)
+declare -A port=([outpost]=18081 [nginx-1w]=18082 [nginx-2w]=18083 [varnish]=18084 [outpost-log]=18086)
 # object, connections, extra header
 rows=("1k.bin 64" "1k.bin 256" "16k.bin 64" "16k.bin 256" "256k.bin 64" "4m.bin 64" "style.css 64 gzip")
 
@@ -129,6 +138,9 @@ warm() {  # target object [gzip]
   fi
 }
 for row in "${rows[@]}"; do set -- $row; for t in "${targets[@]}"; do warm "$t" "$1" "${3:-}"; done; done
+warm outpost-log 1k.bin
+# The 1 KiB rows also measure the edge with its access log on.
+targets_for() { case "$1" in 1k.bin) echo "${targets[@]}" outpost-log ;; *) echo "${targets[@]}" ;; esac; }
 echo "every target answers every object from its cache"
 
 quiet() {  # wait (at most 3 s) until the CPUs are idle: the previous run's tail has settled
@@ -153,7 +165,7 @@ declare -A rps p99
 for r in $(seq 1 "$rounds"); do
   for row in "${rows[@]}"; do
     set -- $row
-    for t in "${targets[@]}"; do
+    for t in $(targets_for "$1"); do
       quiet
       read -r x p <<<"$(measure "$t" "$1" "$2" "${3:-}")"
       rps[$t,$row]=$(awk "BEGIN {print ${rps[$t,$row]:-0} + $x}")
@@ -175,6 +187,13 @@ for row in "${rows[@]}"; do
   cell() { awk "BEGIN {printf \"%.2f (p99 %.2f)\", ${rps[$1,$row]} / $base, ($bp > 0 ? ${p99[$1,$row]} / $bp : 0)}"; }
   printf "| %-22s | %-14s | %-14s | %-14s | %14.0f |\n" "$label" "$(cell outpost)" "$(cell varnish)" "$(cell nginx-2w)" "$(awk "BEGIN {print $base / $rounds}")"
 done
+
+echo
+for row in "1k.bin 64" "1k.bin 256"; do
+  awk "BEGIN {printf \"access log on (%s): %.3f of the log-off edge's requests/s (%.1f %% more time per hit)\\n\", \"$row\", ${rps[outpost-log,$row]} / ${rps[outpost,$row]}, (${rps[outpost,$row]} / ${rps[outpost-log,$row]} - 1) * 100}"
+done
+lines=$(wc -l < "$work/access.log")
+echo "access log: $lines lines written"
 
 # Memory per cached object: 20,000 distinct 1 KiB objects into a fresh edge.
 kill "$edge" 2>/dev/null || true; wait "$edge" 2>/dev/null || true

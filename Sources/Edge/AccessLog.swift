@@ -107,9 +107,40 @@ public final class AccessLog: Sendable {
 
     static func line(client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) -> String {
-        func quoted(_ s: String?) -> String { "\"\(escaped(s ?? "-", max: maxField))\"" }
-        let secondsText = seconds.isFinite ? String(format: "%.3f", max(0, min(seconds, 1e9))) : "-"
-        return "\(client ?? "-") - - [\(clfDate(now))] \"\(escaped(method, max: 64)) \(escaped(target, max: maxTarget)) \(version)\" \(status) \(bytes) \(quoted(referer)) \(quoted(userAgent)) \(outcome.logWord) \(secondsText)"
+        // Appended piece by piece into one reserved string: no formatter, no interpolation, the
+        // date made once a second (a line is written for every hit).
+        var s = ""
+        s.reserveCapacity(128 + min(target.utf8.count, maxTarget) + (userAgent?.utf8.count ?? 1) + (referer?.utf8.count ?? 1))
+        s += client ?? "-"
+        s += " - - ["
+        s += clfDate(now)
+        s += "] \""
+        s += escaped(method, max: 64)
+        s += " "
+        s += escaped(target, max: maxTarget)
+        s += " "
+        s += version
+        s += "\" "
+        s += String(status)
+        s += " "
+        s += String(bytes)
+        s += " \""
+        s += escaped(referer ?? "-", max: maxField)
+        s += "\" \""
+        s += escaped(userAgent ?? "-", max: maxField)
+        s += "\" "
+        s += outcome.logWord
+        s += " "
+        s += secondsText(seconds)
+        return s
+    }
+
+    /// Seconds with three decimals (`0.004`), "-" when not a number.
+    static func secondsText(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "-" }
+        let ms = Int((max(0, min(seconds, 1e9)) * 1000).rounded())
+        let frac = ms % 1000
+        return String(ms / 1000) + (frac < 10 ? ".00" : frac < 100 ? ".0" : ".") + String(frac)
     }
 
     /// Longest Referer or User-Agent written.
@@ -137,10 +168,18 @@ public final class AccessLog: Sendable {
 
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    /// `26/Nov/2026:06:20:00 +0000`, from the HTTP date (same fields, other order).
+    /// `26/Nov/2026:06:20:00 +0000`, from the HTTP date (same fields, other order), made at
+    /// most once a second.
     static func clfDate(_ t: Double) -> String {
-        let p = HTTPDate.format(t).split(separator: " ")  // Thu, 26 Nov 2026 06:20:00 GMT
-        guard p.count == 6 else { return "-" }
-        return "\(p[1])/\(p[2])/\(p[3]):\(p[4]) +0000"
+        let whole = Int64(t.isFinite ? max(-62_135_596_800, min(t, 253_402_300_799)) : 0)
+        return clfCache.withLock { c in
+            if c.second != whole || c.text.isEmpty {
+                let p = HTTPDate.format(Double(whole)).split(separator: " ")  // Thu, 26 Nov 2026 06:20:00 GMT
+                c = (whole, p.count == 6 ? "\(p[1])/\(p[2])/\(p[3]):\(p[4]) +0000" : "-")
+            }
+            return c.text
+        }
     }
+
+    private static let clfCache = Mutex<(second: Int64, text: String)>((0, ""))
 }

@@ -37,25 +37,13 @@ final class ControlHandler: ChannelInboundHandler {
             head = h
             body.clear()
             refusal = authorize(h)
-            if refusal == nil, let length = h.headers.first(name: "content-length").flatMap(Int.init), length > edge.config.maxPushSize {
-                refusal = .status(413, "the body (\(length) bytes) is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)")
-            }
-            // curl asks before sending a large body; say go on (only when the body is wanted).
-            if refusal == nil, h.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: h.version, status: .continue))), promise: nil)
-            }
+            // (`RequestBodyLimit`, before this handler, refuses bodies over max_push_size and
+            // answers 100-continue when this handler has not refused the request at once.)
             // A refusal is answered at once, and the connection closed: nobody without the
             // token can hold it open by trickling a body.
             if case .status(let code, let message)? = refusal { refuseNow(context, h, code, message) }
         case .body(var chunk):
             guard refusal == nil else { return }
-            if body.readableBytes + chunk.readableBytes > edge.config.maxPushSize {
-                let message = "the body is larger than this edge's max_push_size (\(edge.config.maxPushSize) bytes)"
-                refusal = .status(413, message)
-                body.clear()
-                if let h = head { refuseNow(context, h, 413, message) }
-                return
-            }
             body.writeBuffer(&chunk)
         case .end:
             guard let h = head else { return }

@@ -45,9 +45,8 @@ final class EdgeHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var requestHead: HTTPRequestHead?
     private var requestBody: ByteBuffer?
-    private var requestBodyTooLarge = false
-    /// The current request was answered before its end (denied, body too large): the rest of
-    /// it is ignored while the connection closes.
+    /// The current request was answered before its end (denied): the rest of it is ignored
+    /// while the connection closes.
     private var refusedEarly = false
     private var sequence = 0
     private var current: Current?
@@ -112,26 +111,13 @@ final class EdgeHandler: ChannelInboundHandler {
         case .head(let head):
             started = edge.clock()
             refusedEarly = false
+            // (`RequestBodyLimit`, before this handler, answers 100-continue and refuses bodies
+            // over max_request_body_size.)
             requestHead = head
-            if head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
-            }
             requestBody = nil
-            requestBodyTooLarge = false
         case .body(var chunk):
-            guard !requestBodyTooLarge, !refusedEarly else { return }
-            if (requestBody?.readableBytes ?? 0) + chunk.readableBytes > edge.config.maxRequestBodySize {
-                // Answered now, not after the rest of the body (which could take forever).
-                requestBodyTooLarge = true
-                requestBody = nil
-                if let head = requestHead {
-                    requestHead = nil
-                    refusedEarly = true
-                    sequence += 1
-                    writeText(head, .payloadTooLarge, "The request body is larger than this edge's max_request_body_size (\(edge.config.maxRequestBodySize) bytes).\n",
-                              close: true)
-                }
-            } else if var body = requestBody {
+            guard !refusedEarly else { return }
+            if var body = requestBody {
                 requestBody = nil
                 body.writeBuffer(&chunk)
                 requestBody = body
@@ -451,7 +437,8 @@ final class EdgeHandler: ChannelInboundHandler {
         if let log = edge.accessLog {
             let now = edge.clock()
             log.append(AccessLog.line(
-                client: clientAddress, method: "\(request.method)", target: request.uri, version: "\(request.version)", status: status,
+                client: clientAddress, method: request.method.rawValue, target: request.uri,
+                version: request.version == .http1_1 ? "HTTP/1.1" : "\(request.version)", status: status,
                 bytes: bytes, referer: request.headers.first(name: "referer"), userAgent: request.headers.first(name: "user-agent"),
                 outcome: outcome, seconds: now - started, now: now))
         }

@@ -74,7 +74,13 @@ public final class EdgeServer: Sendable {
     @discardableResult
     public func start() async throws -> Int {
         let context = self.context
-        let limits = config.limits
+        var limits = config.limits
+        limits.maxRequestBodySize = config.maxRequestBodySize
+        limits.maxRequestBodySizeSetting = "max_request_body_size"
+        var controlLimits = limits
+        controlLimits.maxRequestBodySize = config.maxPushSize
+        controlLimits.maxRequestBodySizeSetting = "max_push_size"
+        controlLimits.answersJSON = true
         let l = try await HTTPListener.bind(host: config.listen.host, port: config.listen.port, group: group, limits: limits,
                                             stats: context.stats.publicListener) {
             EdgeHandler(edge: context, overTLS: false)
@@ -88,7 +94,7 @@ public final class EdgeServer: Sendable {
             tlsListener.withLock { $0 = c }
         }
         if let control = config.controlListen, let pushes = context.pushes, let token = config.effectiveControlToken() {
-            let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group, limits: limits,
+            let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group, limits: controlLimits,
                                                 stats: context.stats.controlListener) {
                 ControlHandler(edge: context, pushes: pushes, token: token)
             }

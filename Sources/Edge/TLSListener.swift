@@ -49,6 +49,7 @@ enum TLSListener {
                                     // Each stream has the body and send timeouts (its writability
                                     // follows HTTP/2 flow control) and is reset when one fires.
                                     try stream.pipeline.syncOperations.addHandler(HTTPTimeouts(limits: limits, stats: stats).requestHandler)
+                                    try stream.pipeline.syncOperations.addHandler(RequestBodyLimit(limits))
                                     try stream.pipeline.syncOperations.addHandler(makeHandler())
                                 }
                             }).map { _ in }

@@ -71,6 +71,7 @@ public struct HTTPListener: Sendable {
         try pipeline.addHandler(HTTPServerPipelineHandler())
         try pipeline.addHandler(ProtocolErrorAnswer())
         try pipeline.addHandler(timeouts.requestHandler)
+        try pipeline.addHandler(RequestBodyLimit(limits))
         try pipeline.addHandler(handler)
     }
 

@@ -57,6 +57,12 @@ public final class ProtocolErrorAnswer: ChannelDuplexHandler, RemovableChannelHa
         }
         // Synchronously, while the decoder stops reading. The connection is closed once the
         // answer is out (or at once when a response is under way): its framing is lost.
+        // A connection being closed (its request refused, the peer gone mid-request) gets no
+        // answer: the parser's complaint is only that it was cut off.
+        guard context.channel.isActive else {
+            context.fireErrorCaught(error)
+            return
+        }
         guard !responseUnderway else {
             context.close(promise: nil)
             context.fireErrorCaught(error)
