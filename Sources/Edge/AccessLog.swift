@@ -1,21 +1,34 @@
 import Foundation
 import HTTPCaching
 import HTTPServer
+import NIOCore
 import Synchronization
 
 /// One line per request, nginx's combined format plus the cache outcome and the time taken:
 /// `127.0.0.1 - - [26/Nov/2026:06:20:00 +0000] "GET /a.css HTTP/1.1" 200 1470 "-" "curl/8" HIT 0.000`.
-/// Lines are queued on the event loop and written by a thread of their own, in batches. The
-/// queue is bounded: when the writer falls behind (a slow disk) or the disk fails (full), lines
-/// are dropped and counted, and requests are served as before. `reopen()` (SIGUSR1, nginx's
-/// convention) opens the file again by its path, for log rotation.
+/// Each event loop appends its lines as bytes to a buffer of its own (a lock nobody else takes
+/// but the writer, a few times a second); a thread of its own writes the buffers out, at
+/// least every 100 ms, in one write each. A buffer holds at most `maxPending` bytes: when the
+/// writer falls behind (a slow disk) or the disk fails (full), lines are dropped and counted,
+/// and requests are served as before. `reopen()` (SIGUSR1, nginx's convention) opens the file
+/// again by its path, for log rotation.
 public final class AccessLog: Sendable {
-    private struct Queue {
-        var lines: [String] = []
+    fileprivate struct Pending {
+        var bytes = ByteBuffer()
         var dropped = 0
+        /// The date text of `second`, made once a second per loop.
+        var second: Int64 = .min
+        var date = ""
+        /// The writer was woken for this buffer's size.
+        var signalled = false
     }
 
-    private let queue = Mutex(Queue())
+    /// One event loop's lines.
+    final class Shard: Sendable {
+        fileprivate let pending = Mutex(Pending())
+    }
+
+    private let shards: Mutex<[ObjectIdentifier: Shard]> = Mutex([:])
     private let wake = DispatchSemaphore(value: 0)
     private let path: String
     /// The file descriptor written to; swapped by `reopen`.
@@ -23,8 +36,10 @@ public final class AccessLog: Sendable {
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
     private let onDrop: @Sendable (Int) -> Void
-    /// Lines waiting at most; more are dropped.
-    static let maxQueued = 65_536
+    /// Bytes waiting per event loop at most; lines beyond are dropped.
+    static let maxPending = 8 << 20
+    /// A loop's buffer this full wakes the writer before its next round.
+    static let wakeAt = 256 << 10
     /// Longest request target written; longer ones are cut (clients choose them).
     static let maxTarget = 2_048
 
@@ -50,17 +65,38 @@ public final class AccessLog: Sendable {
         return f >= 0 ? f : nil
     }
 
-    func append(_ line: String) {
-        // Woken once when the queue stops being empty, not once per line.
-        let wasEmpty = queue.withLock { q -> Bool in
-            guard q.lines.count < Self.maxQueued else {
-                q.dropped += 1
+    /// The buffer of the event loop `loop` (asked once per connection).
+    func shard(for loop: any EventLoop) -> Shard {
+        shards.withLock { s in
+            let id = ObjectIdentifier(loop)
+            if let shard = s[id] { return shard }
+            let shard = Shard()
+            s[id] = shard
+            return shard
+        }
+    }
+
+    /// Appends one request's line to `shard`.
+    func append(to shard: Shard, client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
+                referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) {
+        let wakeWriter = shard.pending.withLock { p -> Bool in
+            guard p.bytes.readableBytes < Self.maxPending else {
+                p.dropped += 1
                 return false
             }
-            q.lines.append(line)
-            return q.lines.count == 1
+            let whole = Self.second(now)
+            if whole != p.second {
+                p.second = whole
+                p.date = Self.clfDate(Double(whole))
+            }
+            Self.write(into: &p.bytes, client: client, method: method, target: target, version: version, status: status, bytes: bytes,
+                       referer: referer, userAgent: userAgent, outcome: outcome, seconds: seconds, date: p.date)
+            p.bytes.writeStaticString("\n")
+            guard !p.signalled, p.bytes.readableBytes >= Self.wakeAt else { return false }
+            p.signalled = true
+            return true
         }
-        if wasEmpty { wake.signal() }
+        if wakeWriter { wake.signal() }
     }
 
     /// Opens the file again by its path (after a rotation moved the old one away).
@@ -75,28 +111,37 @@ public final class AccessLog: Sendable {
 
     private func writer() {
         while true {
-            _ = wake.wait(timeout: .now() + .milliseconds(200))
-            let (lines, droppedInQueue) = queue.withLock { q -> ([String], Int) in
-                defer {
-                    q.lines.removeAll(keepingCapacity: true)
-                    q.dropped = 0
+            _ = wake.wait(timeout: .now() + .milliseconds(100))
+            let all = shards.withLock { Array($0.values) }
+            var dropped = 0
+            for shard in all {
+                let (bytes, lost) = shard.pending.withLock { p -> (ByteBuffer, Int) in
+                    defer {
+                        p.bytes = ByteBuffer()
+                        p.dropped = 0
+                        p.signalled = false
+                    }
+                    return (p.bytes, p.dropped)
                 }
-                return (q.lines, q.dropped)
+                dropped += lost
+                if bytes.readableBytes > 0, !write(bytes) {
+                    dropped += bytes.readableBytesView.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+                }
             }
-            var dropped = droppedInQueue
-            if !lines.isEmpty, !write(lines.joined(separator: "\n") + "\n") { dropped += lines.count }
             if dropped > 0 { onDrop(dropped) }
-            if !running.load(ordering: .relaxed) && queue.withLock({ $0.lines.isEmpty }) { break }
+            if !running.load(ordering: .relaxed) { break }
         }
         done.signal()
     }
 
-    /// Writes all of `text`; false when the file refuses it (ENOSPC, EIO, …).
-    private func write(_ text: String) -> Bool {
-        fd.withLock { FileDescriptorWrite.all($0, text) }
+    /// Writes all of `bytes`; false when the file refuses them (ENOSPC, EIO, …).
+    private func write(_ bytes: ByteBuffer) -> Bool {
+        fd.withLock { f in
+            bytes.withUnsafeReadableBytes { FileDescriptorWrite.all(f, $0) }
+        }
     }
 
-    /// Writes what is queued and stops the writer.
+    /// Writes what is waiting and stops the writer.
     public func close() {
         running.store(false, ordering: .relaxed)
         wake.signal()
@@ -105,35 +150,60 @@ public final class AccessLog: Sendable {
         if f > 2 { Glibc.close(f) }
     }
 
+    /// One line, without its newline (tests; the log appends with `append`).
     static func line(client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) -> String {
-        // Appended piece by piece into one reserved string: no formatter, no interpolation, the
-        // date made once a second (a line is written for every hit).
-        var s = ""
-        s.reserveCapacity(128 + min(target.utf8.count, maxTarget) + (userAgent?.utf8.count ?? 1) + (referer?.utf8.count ?? 1))
-        s += client ?? "-"
-        s += " - - ["
-        s += clfDate(now)
-        s += "] \""
-        s += escaped(method, max: 64)
-        s += " "
-        s += escaped(target, max: maxTarget)
-        s += " "
-        s += version
-        s += "\" "
-        s += String(status)
-        s += " "
-        s += String(bytes)
-        s += " \""
-        s += escaped(referer ?? "-", max: maxField)
-        s += "\" \""
-        s += escaped(userAgent ?? "-", max: maxField)
-        s += "\" "
-        s += outcome.logWord
-        s += " "
-        s += secondsText(seconds)
-        return s
+        var b = ByteBuffer()
+        write(into: &b, client: client, method: method, target: target, version: version, status: status, bytes: bytes, referer: referer,
+              userAgent: userAgent, outcome: outcome, seconds: seconds, date: clfDate(now))
+        return String(buffer: b)
     }
+
+    /// Appended piece by piece as bytes: no formatter, no interpolation, no string per line.
+    static func write(into b: inout ByteBuffer, client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
+                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, date: String) {
+        b.writeString(client ?? "-")
+        b.writeStaticString(" - - [")
+        b.writeString(date)
+        b.writeStaticString("] \"")
+        writeEscaped(&b, method, max: 64)
+        b.writeStaticString(" ")
+        writeEscaped(&b, target, max: maxTarget)
+        b.writeStaticString(" ")
+        b.writeString(version)
+        b.writeStaticString("\" ")
+        writeInteger(&b, status)
+        b.writeStaticString(" ")
+        writeInteger(&b, bytes)
+        b.writeStaticString(" \"")
+        writeEscaped(&b, referer ?? "-", max: maxField)
+        b.writeStaticString("\" \"")
+        writeEscaped(&b, userAgent ?? "-", max: maxField)
+        b.writeStaticString("\" ")
+        b.writeString(outcome.logWord)
+        b.writeStaticString(" ")
+        b.writeString(secondsText(seconds))
+    }
+
+    private static func writeInteger(_ b: inout ByteBuffer, _ n: Int) {
+        if n >= 0, n < 10 {
+            b.writeInteger(UInt8(ascii: "0") + UInt8(n))
+        } else {
+            b.writeString(String(n))
+        }
+    }
+
+    /// `text` as `escaped` gives it, without making a string when nothing needs escaping.
+    private static func writeEscaped(_ b: inout ByteBuffer, _ text: String, max: Int) {
+        let bytes = text.utf8
+        if bytes.count <= max, !bytes.contains(where: needsEscape) {
+            b.writeString(text)
+        } else {
+            b.writeString(escaped(text, max: max))
+        }
+    }
+
+    private static func needsEscape(_ c: UInt8) -> Bool { c < 0x20 || c == 0x7F || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") }
 
     /// Seconds with three decimals (`0.004`), "-" when not a number.
     static func secondsText(_ seconds: Double) -> String {
@@ -141,6 +211,10 @@ public final class AccessLog: Sendable {
         let ms = Int((max(0, min(seconds, 1e9)) * 1000).rounded())
         let frac = ms % 1000
         return String(ms / 1000) + (frac < 10 ? ".00" : frac < 100 ? ".0" : ".") + String(frac)
+    }
+
+    private static func second(_ t: Double) -> Int64 {
+        Int64(t.isFinite ? max(-62_135_596_800, min(t, 253_402_300_799)) : 0)
     }
 
     /// Longest Referer or User-Agent written.
@@ -166,20 +240,10 @@ public final class AccessLog: Sendable {
         return bytes.count > max ? text + "..." : text
     }
 
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// `26/Nov/2026:06:20:00 +0000`, from the HTTP date (same fields, other order), made at
-    /// most once a second.
+    /// `26/Nov/2026:06:20:00 +0000`, from the HTTP date (same fields, other order).
     static func clfDate(_ t: Double) -> String {
-        let whole = Int64(t.isFinite ? max(-62_135_596_800, min(t, 253_402_300_799)) : 0)
-        return clfCache.withLock { c in
-            if c.second != whole || c.text.isEmpty {
-                let p = HTTPDate.format(Double(whole)).split(separator: " ")  // Thu, 26 Nov 2026 06:20:00 GMT
-                c = (whole, p.count == 6 ? "\(p[1])/\(p[2])/\(p[3]):\(p[4]) +0000" : "-")
-            }
-            return c.text
-        }
+        let p = HTTPDate.format(Double(second(t))).split(separator: " ")  // Thu, 26 Nov 2026 06:20:00 GMT
+        guard p.count == 6 else { return "-" }
+        return "\(p[1])/\(p[2])/\(p[3]):\(p[4]) +0000"
     }
-
-    private static let clfCache = Mutex<(second: Int64, text: String)>((0, ""))
 }

@@ -66,6 +66,8 @@ final class EdgeHandler: ChannelInboundHandler {
     /// `Via: …\r\n` when hits may leave pre-encoded: the connection's pipeline has
     /// `HTTP1ResponseEncoder` (HTTP/1; not an HTTP/2 stream).
     private var preEncodedVia: ByteBuffer?
+    /// This event loop's access log buffer.
+    private var logShard: AccessLog.Shard?
 
     /// The client's address, read once per connection.
     private var peer: String?
@@ -83,6 +85,7 @@ final class EdgeHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        logShard = edge.accessLog?.shard(for: context.eventLoop)
         if (try? context.pipeline.syncOperations.context(handlerType: HTTP1ResponseEncoder.self)) != nil {
             preEncodedVia = ResponseDelivery.viaField(edge.via)
         }
@@ -434,13 +437,13 @@ final class EdgeHandler: ChannelInboundHandler {
     /// Counts and logs a response.
     private func record(_ request: HTTPRequestHead, status: Int, bytes: Int, outcome: Outcome) {
         edge.stats.record(outcome, bytes: bytes)
-        if let log = edge.accessLog {
+        if let log = edge.accessLog, let logShard {
             let now = edge.clock()
-            log.append(AccessLog.line(
-                client: clientAddress, method: request.method.rawValue, target: request.uri,
+            log.append(
+                to: logShard, client: clientAddress, method: request.method.rawValue, target: request.uri,
                 version: request.version == .http1_1 ? "HTTP/1.1" : "\(request.version)", status: status,
                 bytes: bytes, referer: request.headers.first(name: "referer"), userAgent: request.headers.first(name: "user-agent"),
-                outcome: outcome, seconds: now - started, now: now))
+                outcome: outcome, seconds: now - started, now: now)
         }
     }
 

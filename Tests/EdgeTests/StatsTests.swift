@@ -78,8 +78,11 @@ import Topology
         await edge.stop()
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 10, "one line per request")
-        #expect(lines[0].contains("\"GET /a HTTP/1.1\" 200 1000") && lines[0].hasSuffix(lines[0].split(separator: " ").last!) && lines[0].contains(" MISS "))
-        #expect(lines[1].contains(" HIT "))
+        // Each event loop writes its lines in order; the loops' blocks interleave (as nginx
+        // workers' buffered logs do), so lines are found by what they say.
+        #expect(lines.contains { $0.contains("\"GET /a HTTP/1.1\" 200 1000") && $0.contains(" MISS ") })
+        #expect(lines.contains { $0.contains("\"GET /a HTTP/1.1\" 200 1000") && $0.contains(" HIT ") })
+        #expect(lines.allSatisfy { $0.split(separator: " ").count >= 12 && Double($0.split(separator: " ").last!) != nil }, "every line ends with its seconds")
         #expect(lines.contains { $0.contains(" COLLAPSED ") } && lines.contains { $0.contains(" REVALIDATED ") } && lines.contains { $0.contains(" PUSHED ") })
         await origin.stop()
     }
