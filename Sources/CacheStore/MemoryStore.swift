@@ -16,7 +16,7 @@ public final class MemoryStore: Sendable {
     }
 
     private struct State {
-        var variants: [CacheKey: [Int: StoredResponse]] = [:]
+        var variants: [CacheKey: Variants] = [:]
         var nextVariant = 0
         var policy: any EvictionPolicy
         var stats = Stats()
@@ -74,7 +74,7 @@ public final class MemoryStore: Sendable {
             }
             let id = s.nextVariant
             s.nextVariant += 1
-            s.variants[key, default: [:]][id] = response
+            s.variants[key, default: Variants()][id] = response
             s.policy.inserted(EntryID(key: key, variant: id), cost: cost)
             s.stats.objects += 1
             s.stats.bytes += cost
@@ -100,7 +100,7 @@ public final class MemoryStore: Sendable {
     @discardableResult
     public func remove(_ key: CacheKey) -> Int {
         state.withLock { s in
-            let ids = s.variants[key].map { Array($0.keys) } ?? []
+            let ids = s.variants[key]?.keys ?? []
             for id in ids { Self.remove(&s, EntryID(key: key, variant: id)) }
             return ids.count
         }
@@ -146,4 +146,32 @@ public final class MemoryStore: Sendable {
     public static func cost(_ key: CacheKey, _ r: StoredResponse) -> Int {
         r.cost + key.path.utf8.count + r.vary.values.reduce(0) { $0 + $1.utf8.count + 16 }
     }
+}
+
+/// The variants of one key, in the order they were stored: a small array (at most
+/// `maxVariants`, nearly always one), which costs an object far less than a dictionary would.
+struct Variants: Sequence {
+    private var entries: [(key: Int, value: StoredResponse)] = []
+
+    var isEmpty: Bool { entries.isEmpty }
+    var count: Int { entries.count }
+    var keys: [Int] { entries.map(\.key) }
+
+    subscript(id: Int) -> StoredResponse? {
+        get { entries.first { $0.key == id }?.value }
+        set {
+            if let i = entries.firstIndex(where: { $0.key == id }) {
+                if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
+            } else if let newValue {
+                entries.append((id, newValue))
+            }
+        }
+    }
+
+    mutating func removeValue(forKey id: Int) -> StoredResponse? {
+        guard let i = entries.firstIndex(where: { $0.key == id }) else { return nil }
+        return entries.remove(at: i).value
+    }
+
+    func makeIterator() -> IndexingIterator<[(key: Int, value: StoredResponse)]> { entries.makeIterator() }
 }
