@@ -80,7 +80,7 @@ public final class AccessLog: Sendable {
     func append(to shard: Shard, client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
                 referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) {
         let wakeWriter = shard.pending.withLock { p -> Bool in
-            guard p.bytes.readableBytes < Self.maxPending else {
+            guard p.bytes.readableBytes < Self.maxPending, running.load(ordering: .relaxed) else {
                 p.dropped += 1
                 return false
             }
@@ -101,7 +101,7 @@ public final class AccessLog: Sendable {
 
     /// Opens the file again by its path (after a rotation moved the old one away).
     public func reopen() {
-        guard path != "-", let new = Self.open(path) else { return }
+        guard path != "-", running.load(ordering: .sequentiallyConsistent), let new = Self.open(path) else { return }
         let old = fd.withLock { f -> Int32 in
             defer { f = new }
             return f
@@ -112,6 +112,8 @@ public final class AccessLog: Sendable {
     private func writer() {
         while true {
             _ = wake.wait(timeout: .now() + .milliseconds(100))
+            // Read before the drain: a close seen here still gets this last drain.
+            let stopping = !running.load(ordering: .sequentiallyConsistent)
             let all = shards.withLock { Array($0.values) }
             var dropped = 0
             for shard in all {
@@ -129,7 +131,7 @@ public final class AccessLog: Sendable {
                 }
             }
             if dropped > 0 { onDrop(dropped) }
-            if !running.load(ordering: .relaxed) { break }
+            if stopping { break }
         }
         done.signal()
     }
@@ -143,10 +145,14 @@ public final class AccessLog: Sendable {
 
     /// Writes what is waiting and stops the writer.
     public func close() {
-        running.store(false, ordering: .relaxed)
+        // Once: a second close must not wait for a writer that has gone.
+        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
         wake.signal()
         done.wait()
-        let f = fd.withLock { $0 }
+        let f = fd.withLock { f -> Int32 in
+            defer { f = -1 }
+            return f
+        }
         if f > 2 { Glibc.close(f) }
     }
 

@@ -76,14 +76,17 @@ public enum HTTPWire {
         }
     }
 
-    /// No CR, LF or NUL (RFC 9110 §5.5): what could end the field or the head early.
+    /// No control byte but HTAB (RFC 9110 §5.5, as NIO's validator checks): CR, LF and NUL
+    /// could end the field or the head early, and VT, FF, ESC or DEL are read as whitespace or
+    /// breaks by some intermediaries.
     public static func isFieldValue(_ s: String) -> Bool {
-        !s.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }
+        !s.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
     }
 }
 
 extension HTTPHeaders {
-    /// Every name a token and no value with CR, LF or NUL, as NIO's header validator checks.
+    /// Every name a token and no value with a control byte but HTAB, as NIO's header validator
+    /// checks.
     public var isValidToSend: Bool {
         allSatisfy { name, value in HTTPWire.isToken(name) && HTTPWire.isFieldValue(value) }
     }

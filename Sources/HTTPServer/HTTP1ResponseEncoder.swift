@@ -41,6 +41,9 @@ public final class HTTP1ResponseEncoder: ChannelDuplexHandler, RemovableChannelH
         /// A head failed the check: the rest of this response is refused and the connection
         /// closes.
         case refused
+        /// A body delimited by the close has ended: nothing more may be sent on this
+        /// connection (it would read as part of that body).
+        case closing
     }
 
     private var framing = Framing.idle
@@ -86,12 +89,12 @@ public final class HTTP1ResponseEncoder: ChannelDuplexHandler, RemovableChannelH
             case .none:
                 // Keeps the promise in order with the writes around it.
                 context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: promise)
-            case .refused:
+            case .refused, .closing:
                 promise?.fail(InvalidResponseHead())
             }
         case .end(let trailers):
             let was = framing
-            framing = .idle
+            framing = was == .untilClose || was == .closing ? .closing : .idle
             switch was {
             case .chunked:
                 var buffer = context.channel.allocator.buffer(capacity: 16)
@@ -105,7 +108,7 @@ public final class HTTP1ResponseEncoder: ChannelDuplexHandler, RemovableChannelH
                 written.futureResult.whenComplete { _ in channel.close(promise: nil) }
                 written.futureResult.cascade(to: promise)
                 context.write(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(capacity: 0))), promise: written)
-            case .refused:
+            case .refused, .closing:
                 promise?.fail(InvalidResponseHead())
                 context.close(promise: nil)
             case .idle, .contentLength, .none, .preEncoded:
@@ -117,6 +120,10 @@ public final class HTTP1ResponseEncoder: ChannelDuplexHandler, RemovableChannelH
     }
 
     private func writeHead(_ context: ChannelHandlerContext, _ head: HTTPResponseHead, promise: EventLoopPromise<Void>?) {
+        if framing == .closing {
+            promise?.fail(InvalidResponseHead())
+            return
+        }
         if head.version.major == 0 {
             // `preEncodedHead`: the bytes follow.
             _ = nextMethod()

@@ -52,7 +52,9 @@ public final class RequestBodyLimit: ChannelDuplexHandler, RemovableChannelHandl
             }
             current = head
             context.fireChannelRead(data)
-            if !answered, !refused, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+            // RFC 9110 §10.1.1: an HTTP/1.0 client's expectation is ignored.
+            if !answered, !refused, head.version.major > 1 || head.version.minor >= 1,
+               head.headers.first(name: "expect")?.lowercased() == "100-continue" {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         case .body(let chunk):

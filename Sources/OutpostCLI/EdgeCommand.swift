@@ -80,7 +80,6 @@ struct OriginCommand: AsyncParsableCommand {
     @Option(help: "The origin's TOML file.") var config = "origin/origin.toml"
     @Option(help: "Listener, HOST:PORT (overrides the file).") var listen: String?
     @Flag(help: "Log every request to standard error.") var verbose = false
-    @Option(help: "Event loops (threads) for connections; default one per CPU core.") var eventLoops: Int?
     @Flag(help: .hidden) var exitWithParent = false
 
     func run() async throws {

@@ -21,7 +21,7 @@ public struct ListenerLimits: Sendable, Equatable {
     public var maxConnectionsPerClient: Int = 1_024
     /// Bytes of a request body at most (then 413); set from the listener's own setting, not a
     /// key of its own.
-    public var maxRequestBodySize: Int = 1 << 20
+    public var maxRequestBodySize: Int = .max
     /// That setting's name, for the 413's text.
     public var maxRequestBodySizeSetting = "request body limit"
     /// The listener speaks JSON (the control API): its 413 says `{"error": …}`.

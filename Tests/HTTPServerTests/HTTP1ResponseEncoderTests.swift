@@ -74,7 +74,7 @@ import Testing
     }
 
     /// What NIO's validator refuses: a response with a field that could split the head.
-    @Test(arguments: [("X-Evil", "a\r\nSet-Cookie: x=1"), ("Bad Name", "v"), ("X", "nul\u{0}")])
+    @Test(arguments: [("X-Evil", "a\r\nSet-Cookie: x=1"), ("Bad Name", "v"), ("X", "nul\u{0}"), ("X", "vt\u{0B}ff\u{0C}"), ("X", "del\u{7F}")])
     func aFieldThatCouldSplitTheHeadIsNeverSent(name: String, value: String) throws {
         let r = try run("GET / HTTP/1.1\r\nHost: x\r\n\r\n") { _ in Self.whole([name: value, "Content-Length": "2"], "ok") }
         #expect(r.out.isEmpty, "sent: \(r.out.debugDescription)")
@@ -108,5 +108,15 @@ import Testing
     @Test func aHeadThatCannotBeSentHasNoWireForm() {
         #expect(HTTPWire.head(status: .ok, headers: ["X": "a\nb"]) == nil)
         #expect(HTTPWire.head(status: .custom(code: 200, reasonPhrase: "OK\r\nX: y"), headers: [:]) == nil)
+    }
+
+    /// A body that ends with the close (HTTP/1.0, no length) is the last thing the connection
+    /// carries: a pipelined request's answer is not sent inside it.
+    @Test func nothingFollowsABodyThatEndsWithTheClose() throws {
+        let r = try run("GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n") { h in
+            h.uri == "/a" ? Self.whole(["X": "y"], "first", version: h.version) : Self.whole(["Content-Length": "6"], "second")
+        }
+        #expect(r.out == "HTTP/1.0 200 OK\r\nX: y\r\n\r\nfirst", "\(r.out.debugDescription)")
+        #expect(!r.open)
     }
 }

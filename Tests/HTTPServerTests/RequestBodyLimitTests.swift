@@ -90,4 +90,11 @@ import Topology
         #expect(r.out.contains("Content-Type: application/json\r\n"))
         #expect(r.out.hasSuffix("{\"error\":\"The request body (99 bytes) is larger than this server's max_test_size (10 bytes).\"}\n"), "\(r.out)")
     }
+
+    /// RFC 9110 §10.1.1: an HTTP/1.0 client's 100-continue is ignored.
+    @Test func anHTTP10ClientIsNotSentContinue() throws {
+        let r = try run(["POST / HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n", "ab"])
+        #expect(!r.out.contains("100 Continue"), "\(r.out)")
+        #expect(r.app.seen == ["head", "end"])
+    }
 }
