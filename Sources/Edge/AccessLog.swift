@@ -231,10 +231,10 @@ public final class AccessLog: Sendable {
     /// is one line and a terminal showing it runs nothing.
     static func escaped(_ s: String, max: Int) -> String {
         let bytes = s.utf8
-        guard bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) || bytes.count > max else { return s }
+        guard bytes.contains(where: needsEscape) || bytes.count > max else { return s }
         var out = ""
         for b in bytes.prefix(max) {
-            if b < 0x20 || b == 0x7F || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+            if needsEscape(b) {
                 let hex = String(b, radix: 16, uppercase: true)
                 out += "\\x" + (hex.count == 1 ? "0" + hex : hex)
             } else {

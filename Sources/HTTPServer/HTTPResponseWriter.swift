@@ -22,6 +22,22 @@ public enum HTTPResponseWriter {
         }
     }
 
+    /// A refusal that ends the connection: `status` with `body` (`Content-Type: type`,
+    /// `Connection: close`, no-store), written from `context`, then the connection closed once
+    /// it is out. For answers given before or instead of the application's (parser errors,
+    /// bodies over the limit).
+    public static func answerAndClose(
+        _ context: ChannelHandlerContext, version: HTTPVersion, status: HTTPResponseStatus, type: String, _ body: ByteBuffer
+    ) {
+        let headers = HTTPHeaders([
+            ("Content-Type", type), ("Content-Length", String(body.readableBytes)), ("Cache-Control", "no-store"), ("Connection", "close"),
+        ])
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+
     /// A JSON body (sorted keys, unescaped slashes), `no-store`.
     public static func json<T: Encodable>(
         _ context: ChannelHandlerContext, request: HTTPRequestHead, status: HTTPResponseStatus, _ value: T, extra: HTTPHeaders = [:]

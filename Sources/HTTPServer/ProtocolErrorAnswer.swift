@@ -74,18 +74,8 @@ public final class ProtocolErrorAnswer: ChannelDuplexHandler, RemovableChannelHa
 
     /// Writes the answer, then closes the connection.
     private func answer(_ context: ChannelHandlerContext, _ answer: (HTTPResponseStatus, String)) {
-        let channel = context.channel
         let (status, text) = answer
-        var body = context.channel.allocator.buffer(capacity: text.utf8.count)
-        body.writeString(text)
-        let headers = HTTPHeaders([
-            ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", String(body.readableBytes)), ("Connection", "close"),
-        ])
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        HTTPResponseWriter.answerAndClose(context, version: .http1_1, status: status, type: "text/plain; charset=utf-8", ByteBuffer(string: text))
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

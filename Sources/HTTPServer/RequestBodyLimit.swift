@@ -25,6 +25,8 @@ public final class RequestBodyLimit: ChannelDuplexHandler, RemovableChannelHandl
     /// The setting that sets the limit, named in the 413's text.
     private let setting: String
     private var received = 0
+    /// The head of the request being read.
+    private var current: HTTPRequestHead?
     private var refused = false
     /// A final response head was written for the current request.
     private var answered = false
@@ -71,8 +73,6 @@ public final class RequestBodyLimit: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    private var current: HTTPRequestHead?
-
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .head(let h) = unwrapOutboundIn(data), h.status.code >= 200 || h.status.code == 101 { answered = true }
         context.write(data, promise: promise)
@@ -83,26 +83,14 @@ public final class RequestBodyLimit: ChannelDuplexHandler, RemovableChannelHandl
     /// proof that it is short).
     private func refuse(_ context: ChannelHandlerContext, _ head: HTTPRequestHead, _ text: String) {
         refused = true
-        let channel = context.channel
         guard !answered else {
             context.close(promise: nil)
             return
         }
         answered = true
-        var body = context.channel.allocator.buffer(capacity: text.utf8.count + 16)
-        if json {
-            // The text is ours: digits, letters, '_', '(', ')', '.' and spaces, nothing to escape.
-            body.writeString("{\"error\":\"\(text.dropLast())\"}\n")
-        } else {
-            body.writeString(text)
-        }
-        let headers = HTTPHeaders([
-            ("Content-Type", json ? "application/json" : "text/plain; charset=utf-8"), ("Content-Length", String(body.readableBytes)),
-            ("Cache-Control", "no-store"),
-            ("Connection", "close"),
-        ])
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .payloadTooLarge, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        // The text is ours (digits, letters, '_', '(', ')', '.', "'" and spaces): nothing to escape in JSON.
+        let body = ByteBuffer(string: json ? "{\"error\":\"\(text.dropLast())\"}\n" : text)
+        HTTPResponseWriter.answerAndClose(context, version: head.version, status: .payloadTooLarge,
+                                          type: json ? "application/json" : "text/plain; charset=utf-8", body)
     }
 }
