@@ -54,7 +54,7 @@ import Testing
 
     @Test func upStartsTheFleetSurvivesAnEdgeDyingAndStopsCleanly() async throws {
         let dir = TemporaryFolder()
-        let base = Int.random(in: 20_000...40_000)
+        let base = freePortBlock()
         dir.write("origin.toml", "listen = \"127.0.0.1:\(base)\"\nroot = \"\(repositoryRoot)/origin/site\"\nsynthetic_prefix = \"/_bench/\"\n")
         var dcs = ""
         for (i, dc) in ["north", "south"].enumerated() {

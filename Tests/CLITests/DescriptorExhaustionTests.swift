@@ -7,7 +7,7 @@ import Testing
 @Suite(.serialized) struct DescriptorExhaustionTests {
     @Test func theAcceptLoopSurvivesEMFILE() async throws {
         let dir = TemporaryFolder()
-        let port = Int.random(in: 20_000...40_000)
+        let port = freePortBlock()
         let config = dir.write("e.toml", "name = \"fd\"\nlisten = \"127.0.0.1:\(port)\"\norigin = \"http://127.0.0.1:1\"\norigin_connect_timeout = 0.2\n")
         let edge = Process()
         edge.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -42,7 +42,7 @@ import Testing
 @Suite(.serialized) struct LogRotationTests {
     @Test func sigusr1ReopensTheAccessLog() async throws {
         let dir = TemporaryFolder()
-        let port = Int.random(in: 20_000...40_000)
+        let port = freePortBlock()
         let log = dir.path + "/access.log"
         let config = dir.write("e.toml", "name = \"rot\"\nlisten = \"127.0.0.1:\(port)\"\norigin = \"http://127.0.0.1:1\"\norigin_connect_timeout = 0.2\naccess_log = \"\(log)\"\n")
         let edge = Process()

@@ -11,7 +11,7 @@ import Testing
 
     final class Fleet: @unchecked Sendable {
         let dir = TemporaryFolder()
-        let base = Int.random(in: 20_000...40_000)
+        let base = freePortBlock()
         let up = Process()
         let stdin = Pipe()
         var out: OutputCollector!

@@ -9,7 +9,7 @@ import Testing
     /// A one-data-center fleet of two edges, as child processes of the test.
     final class Fleet: @unchecked Sendable {
         let dir = TemporaryFolder()
-        let base = Int.random(in: 20_000...40_000)
+        let base = freePortBlock()
         var processes: [String: Process] = [:]
         var stdins: [String: Pipe] = [:]
         var fleetFile: String { dir.path + "/fleet.toml" }

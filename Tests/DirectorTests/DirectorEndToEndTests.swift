@@ -9,7 +9,7 @@ import Topology
 @Suite(.serialized) struct DirectorEndToEndTests {
     final class Lab: @unchecked Sendable {
         let dir = TemporaryFolder()
-        let port = Int.random(in: 20_000...40_000)
+        let port = freePortBlock()
         var edges: [String: EdgeServer] = [:]
         var configs: [String: EdgeConfig] = [:]
         var director: DirectorServer!
