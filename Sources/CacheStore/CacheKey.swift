@@ -18,6 +18,15 @@ public struct CacheKey: Hashable, Sendable, CustomStringConvertible, Comparable 
             prefix = "\(scheme.lowercased())://\(authority.lowercased())"
             count = prefix.count
         }
+
+        /// Keys of one site of several: `site` and a space lead, so purges can select a site's keys
+        /// (`sitePrefix`) and two sites never share one.
+        public init(site: String, scheme: String, authority: String) {
+            prefix = "\(Self.sitePrefix(site))\(scheme.lowercased())://\(authority.lowercased())"
+            count = prefix.count
+        }
+
+        public static func sitePrefix(_ site: String) -> String { site + " " }
     }
 
     public init(origin: Origin, pathAndQuery: String) {

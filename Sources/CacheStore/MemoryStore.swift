@@ -112,7 +112,8 @@ public final class MemoryStore: Sendable {
     public func purge(_ selector: PurgeSelector, soft: Bool, now: Double) -> Int {
         state.withLock { s in
             var matched: [EntryID] = []
-            for (key, variants) in s.variants {
+            let site = selector.site.map(CacheKey.Origin.sitePrefix)
+            for (key, variants) in s.variants where site.map({ key.value.hasPrefix($0) }) ?? true {
                 for (id, r) in variants where selector.matches(path: key.path, tags: r.tags) {
                     matched.append(EntryID(key: key, variant: id))
                 }

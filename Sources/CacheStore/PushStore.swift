@@ -319,11 +319,14 @@ public struct PurgeSelector: Sendable, Equatable {
     public var paths: Set<String> = []
     public var prefixes: [String] = []
     public var tags: Set<String> = []
+    /// Only this site's keys, on an edge with several sites; nil: every key.
+    public var site: String?
 
-    public init(paths: Set<String> = [], prefixes: [String] = [], tags: Set<String> = []) {
+    public init(paths: Set<String> = [], prefixes: [String] = [], tags: Set<String> = [], site: String? = nil) {
         self.paths = paths
         self.prefixes = prefixes
         self.tags = tags
+        self.site = site
     }
 
     public var isEmpty: Bool { paths.isEmpty && prefixes.isEmpty && tags.isEmpty }

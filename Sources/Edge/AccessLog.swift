@@ -5,7 +5,8 @@ import NIOCore
 import Synchronization
 
 /// One line per request, nginx's combined format plus the cache outcome and the time taken:
-/// `127.0.0.1 - - [26/Nov/2026:06:20:00 +0000] "GET /a.css HTTP/1.1" 200 1470 "-" "curl/8" HIT 0.000`.
+/// `127.0.0.1 - - [26/Nov/2026:06:20:00 +0000] "GET /a.css HTTP/1.1" 200 1470 "-" "curl/8" HIT 0.000`,
+/// then the site on an edge with `[[sites]]`.
 /// Each event loop appends its lines as bytes to a buffer of its own (a lock nobody else takes
 /// but the writer, a few times a second); a thread of its own writes the buffers out, at
 /// least every 100 ms, in one write each. A buffer holds at most `maxPending` bytes: when the
@@ -78,7 +79,7 @@ public final class AccessLog: Sendable {
 
     /// Appends one request's line to `shard`.
     func append(to shard: Shard, client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
-                referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) {
+                referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double, site: String? = nil) {
         let wakeWriter = shard.pending.withLock { p -> Bool in
             guard p.bytes.readableBytes < Self.maxPending, running.load(ordering: .relaxed) else {
                 p.dropped += 1
@@ -90,7 +91,7 @@ public final class AccessLog: Sendable {
                 p.date = Self.clfDate(Double(whole))
             }
             Self.write(into: &p.bytes, client: client, method: method, target: target, version: version, status: status, bytes: bytes,
-                       referer: referer, userAgent: userAgent, outcome: outcome, seconds: seconds, date: p.date)
+                       referer: referer, userAgent: userAgent, outcome: outcome, seconds: seconds, date: p.date, site: site)
             p.bytes.writeStaticString("\n")
             guard !p.signalled, p.bytes.readableBytes >= Self.wakeAt else { return false }
             p.signalled = true
@@ -158,16 +159,16 @@ public final class AccessLog: Sendable {
 
     /// One line, without its newline (tests; the log appends with `append`).
     static func line(client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
-                     referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double) -> String {
+                     referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, now: Double, site: String? = nil) -> String {
         var b = ByteBuffer()
         write(into: &b, client: client, method: method, target: target, version: version, status: status, bytes: bytes, referer: referer,
-              userAgent: userAgent, outcome: outcome, seconds: seconds, date: clfDate(now))
+              userAgent: userAgent, outcome: outcome, seconds: seconds, date: clfDate(now), site: site)
         return String(buffer: b)
     }
 
     /// Appended piece by piece as bytes: no formatter, no interpolation, no string per line.
     static func write(into b: inout ByteBuffer, client: String?, method: String, target: String, version: String, status: Int, bytes: Int,
-                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, date: String) {
+                      referer: String?, userAgent: String?, outcome: Outcome, seconds: Double, date: String, site: String? = nil) {
         b.writeString(client ?? "-")
         b.writeStaticString(" - - [")
         b.writeString(date)
@@ -189,6 +190,11 @@ public final class AccessLog: Sendable {
         b.writeString(outcome.logWord)
         b.writeStaticString(" ")
         b.writeString(secondsText(seconds))
+        // With `[[sites]]`, the site last (a name of [a-z0-9_-]; none for a 421).
+        if let site {
+            b.writeStaticString(" ")
+            b.writeString(site)
+        }
     }
 
     private static func writeInteger(_ b: inout ByteBuffer, _ n: Int) {

@@ -128,8 +128,13 @@ final class ControlHandler: ChannelInboundHandler {
             // Served minified and compressed (brotli 11: it is compressed once and kept).
             object.response = edge.assets.apply(object.response, strongest: true)
             pushes.replaceResponse(object)
-            // A pushed object replaces any pulled copy of the same URL.
-            edge.store.remove(edge.key(request.path))
+            // A pushed object replaces any pulled copy of the same URL (of the first site, when
+            // the edge has several: pushes are that site's).
+            if let site = edge.config.sites.first {
+                _ = edge.store.purge(PurgeSelector(paths: [CacheKey.normalise(request.path)], site: site.name), soft: false, now: now)
+            } else {
+                edge.store.remove(edge.key(request.path, edge.defaultRoute))
+            }
             return object.meta
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -177,13 +182,23 @@ final class ControlHandler: ChannelInboundHandler {
         guard !selector.isEmpty else {
             return respond(context, h, 400, ["error": "say what to purge: url=, prefix= or tag= (repeatable), and soft=true for a soft purge"])
         }
+        var pushedSite = true
+        if let site = query.values("site").first {
+            guard edge.config.sites.contains(where: { $0.name == site }) else {
+                let known = edge.config.sites.map(\.name)
+                return respond(context, h, 404, ["error": known.isEmpty ? "this edge has no [[sites]]; purge without site=" : "no site '\(site)' on this edge; its sites: \(known.joined(separator: ", "))"])
+            }
+            selector.site = site
+            pushedSite = site == edge.config.sites.first?.name
+        }
         let soft = ["1", "true", "yes"].contains(query.values("soft").first ?? "")
         let pulled = edge.store.purge(selector, soft: soft, now: edge.clock())
         let pushes = self.pushes
-        let chosen = selector
+        let chosen = selector, touchesPushes = pushedSite
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> Int in
-            // Pushed objects cannot revalidate, so only a hard purge touches them.
-            guard !soft else { return 0 }
+            // Pushed objects cannot revalidate, so only a hard purge touches them; they are the
+            // first site's.
+            guard !soft, touchesPushes else { return 0 }
             var n = 0
             for p in pushes.paths(matching: chosen) where try pushes.delete(p) { n += 1 }
             return n

@@ -1,3 +1,4 @@
+import NIOHTTP1
 import CacheStore
 import Topology
 
@@ -22,6 +23,8 @@ struct EdgeContext: Sendable {
 
     /// `scheme://authority` of the origin, as every key on this edge begins.
     let keyOrigin: CacheKey.Origin
+    /// Where a request goes when the edge has no `[[sites]]`, whatever its host.
+    let defaultRoute: Route
 
     init(
         config: EdgeConfig, store: MemoryStore, pushes: PushStore?, coordinator: FetchCoordinator, origin: any OriginClient, stats: EdgeStats,
@@ -41,14 +44,71 @@ struct EdgeContext: Sendable {
         self.via = via
         self.rateLimiter = rateLimiter
         keyOrigin = CacheKey.Origin(scheme: config.origin.scheme, authority: config.origin.authority)
+        defaultRoute = Route(site: nil, keyOrigin: keyOrigin, origin: config.origin.description, originHost: nil, servesPushes: true)
     }
 
     func log(_ line: String) { logger("[\(config.name)] \(line)") }
 
     /// The cache key of an origin-form target on this edge's origin, after the operator's key
     /// rules (ignored, dropped or sorted query parameters).
-    func key(_ target: String) -> CacheKey {
+    func key(_ target: String, _ route: Route) -> CacheKey {
         let keyed = config.cacheRules.isEmpty ? target : (config.cacheRules.rule(for: target)?.keyTarget(target) ?? target)
-        return CacheKey(origin: keyOrigin, pathAndQuery: keyed)
+        return CacheKey(origin: route.keyOrigin, pathAndQuery: keyed)
+    }
+
+    /// The site a request's `Host` selects, as the route its lookups and fetches take; nil: this
+    /// edge serves no such host (421).
+    func route(_ request: HTTPRequestHead) -> Route? {
+        guard !config.sites.isEmpty else { return defaultRoute }
+        // RFC 9112 §3.2.2: an absolute-form target's authority is the host, whatever Host says.
+        var authority = request.headers.first(name: "host")
+        if let scheme = request.uri.range(of: "://"), request.uri.hasPrefix("http") {
+            authority = String(request.uri[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" })
+        }
+        guard let authority, let host = HostPattern.normalise(authority) else { return nil }
+        let asked = authority.lowercased()
+        // An exact name first, then the longest wildcard.
+        if let site = config.sites.first(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(host) } }) {
+            return Route(site, host: asked, servesPushes: site.name == config.sites.first?.name)
+        }
+        var best: (SiteConfig, Int)?
+        for site in config.sites {
+            for p in site.hosts where p.isWildcard && p.matches(host) && p.description.utf8.count > (best?.1 ?? 0) {
+                best = (site, p.description.utf8.count)
+            }
+        }
+        return best.map { Route($0.0, host: asked, servesPushes: $0.0.name == config.sites.first?.name) }
+    }
+
+    /// Every host this edge serves, for a 421's message.
+    var servedHosts: String { config.sites.flatMap { $0.hosts.map(\.description) }.joined(separator: ", ") }
+}
+
+/// Where one request goes: its site, how its keys begin and the origin its misses ask.
+struct Route: Sendable {
+    /// nil: the edge has no `[[sites]]`.
+    let site: String?
+    let keyOrigin: CacheKey.Origin
+    /// `scheme://authority` of the origin.
+    let origin: String
+    /// The `Host` the origin request carries; nil: the origin URL's.
+    let originHost: String?
+    /// Pushed objects answer for this site (the first one).
+    let servesPushes: Bool
+
+    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, servesPushes: Bool) {
+        self.site = site
+        self.keyOrigin = keyOrigin
+        self.origin = origin
+        self.originHost = originHost
+        self.servesPushes = servesPushes
+    }
+
+    /// A site's route for a client's host (its `Host` as sent, lowercased). Keys begin with the site's name, then the
+    /// host the origin is asked for: the client's unless the site sets `origin_host`.
+    init(_ site: SiteConfig, host: String, servesPushes: Bool) {
+        let asked = site.originHost ?? host
+        self.init(site: site.name, keyOrigin: CacheKey.Origin(site: site.name, scheme: site.origin.scheme, authority: asked),
+                  origin: site.origin.description, originHost: asked, servesPushes: servesPushes)
     }
 }

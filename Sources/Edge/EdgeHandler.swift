@@ -57,7 +57,7 @@ final class EdgeHandler: ChannelInboundHandler {
     private var pendingBytes = 0
     private let window: Int
     /// What the request path's steps know of this edge.
-    private let setting: RequestPath.Setting
+    private var setting: RequestPath.Setting
     /// A pull waits for `pendingBytes` to drop below the window.
     private var drainWaiting = false
 
@@ -80,7 +80,8 @@ final class EdgeHandler: ChannelInboundHandler {
         self.edge = edge
         self.scheme = overTLS ? "https" : "http"
         self.window = edge.config.clientBufferSize
-        self.setting = RequestPath.Setting(config: edge.config, scheme: scheme, key: { edge.key($0) })
+        self.setting = RequestPath.Setting(config: edge.config, scheme: scheme, key: { edge.key($0, $1) }, route: edge.defaultRoute,
+                                           servedHosts: edge.servedHosts)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -146,7 +147,17 @@ final class EdgeHandler: ChannelInboundHandler {
         sequence += 1
         let retryAfter = edge.rateLimiter?.admit(peerKey, now: edge.clock())
         if retryAfter != nil { edge.stats.refusedRequest(.rateLimited) }
-        run(RequestPath.receive(request, retryAfter: retryAfter, client: peer, setting), request, body: body)
+        var misdirected = false
+        if !edge.config.sites.isEmpty {
+            // The site the Host selects; its keys and origin for this request.
+            if let route = edge.route(request) {
+                setting.route = route
+            } else {
+                misdirected = true
+                setting.route = edge.defaultRoute
+            }
+        }
+        run(RequestPath.receive(request, retryAfter: retryAfter, client: peer, misdirected: misdirected, setting), request, body: body)
     }
 
     /// Runs one step of `RequestPath`; lookups run the next.
@@ -157,7 +168,7 @@ final class EdgeHandler: ChannelInboundHandler {
         case .lookup(let key):
             current = Current(request: request, sequence: sequence, key: key)
             let now = edge.clock()
-            let pushed = edge.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? PushLookup.none
+            let pushed = setting.route.servesPushes ? edge.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? .none : .none
             let stored = edge.store.lookup(key, requestHeaders: request.headers)
             run(RequestPath.lookup(key, request, pushed: pushed, stored: stored, now: now, setting), request)
         case .pass(let plan):
@@ -443,7 +454,7 @@ final class EdgeHandler: ChannelInboundHandler {
                 to: logShard, client: clientAddress, method: request.method.rawValue, target: request.uri,
                 version: request.version == .http1_1 ? "HTTP/1.1" : "\(request.version)", status: status,
                 bytes: bytes, referer: request.headers.first(name: "referer"), userAgent: request.headers.first(name: "user-agent"),
-                outcome: outcome, seconds: now - started, now: now)
+                outcome: outcome, seconds: now - started, now: now, site: setting.route.site)
         }
     }
 

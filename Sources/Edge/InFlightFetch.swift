@@ -40,6 +40,9 @@ final class InFlightFetch: OriginResponseHandler {
         /// The target as the client sent it (origin-form), when key rules made the key differ:
         /// the origin is asked for this, with every parameter.
         var target: String?
+        /// `scheme://authority` of the origin asked, and the `Host` it is sent (nil: the URL's).
+        var origin: String
+        var originHost: String? = nil
     }
 
     private struct State {
@@ -155,7 +158,8 @@ final class InFlightFetch: OriginResponseHandler {
         // A HEAD that may be stored (an authenticated one, a pass) asks for the whole object;
         // when it turns out not to be stored, the machine cancels it right after the head.
         let method: HTTPMethod = plan.method == .HEAD && plan.intent == .ifAllowed ? .GET : plan.method
-        let url = edge.config.origin.description + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
+        if let host = plan.originHost { headers.replaceOrAdd(name: "Host", value: host) }
+        let url = plan.origin + (plan.target.map(CacheKey.normalise) ?? String(plan.key.path))
         state.withLock { $0.requestTime = edge.clock() }
         edge.stats.originRequest()
         let call = edge.origin.send(OriginRequest(url: url, method: method, headers: headers, body: body), to: self)
@@ -260,7 +264,7 @@ final class InFlightFetch: OriginResponseHandler {
         let timedOut = state.withLock { $0.timedOut }
         switch error {
         case .cancelled where timedOut, .timeout:
-            (status, message) = (.gatewayTimeout, "The origin \(edge.config.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s.")
+            (status, message) = (.gatewayTimeout, "The origin \(plan.origin) did not answer \(plan.key.path) within \(Int(saturating: edge.config.originTimeout)) s.")
         case .cancelled where state.withLock({ $0.cancelRequested }):
             // Every reader went away from a response that was not being stored.
             edge.stats.originCancelled()
@@ -271,7 +275,7 @@ final class InFlightFetch: OriginResponseHandler {
         case .invalidRequest(let why):
             (status, message) = (.badRequest, "The edge could not build an origin request for \(plan.key.path): \(why)")
         case .failed(let why):
-            (status, message) = (.badGateway, "The origin \(edge.config.origin) failed for \(plan.key.path): \(why).")
+            (status, message) = (.badGateway, "The origin \(plan.origin) failed for \(plan.key.path): \(why).")
         }
         // The origin could not be reached, or did not answer in time (not: the request could
         // not be built, or was cancelled).

@@ -45,14 +45,23 @@ enum RequestPath {
         var config: EdgeConfig
         /// How the client reached the edge (`http` or `https`).
         var scheme: String
-        var key: @Sendable (String) -> CacheKey
+        var key: @Sendable (String, Route) -> CacheKey
+        /// The current request's site (set by the shell from its `Host` before step 1).
+        var route: Route
+        /// The hosts this edge serves, for a 421.
+        var servedHosts: String
     }
 
     // MARK: 1 receive, 2 key
 
     /// Step 1: what the edge does with a request before it looks at the cache. `retryAfter`:
     /// the client is over its rate limit.
-    static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, _ s: Setting) -> Next {
+    static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, misdirected: Bool = false, _ s: Setting) -> Next {
+        if misdirected {
+            // RFC 9110 §15.5.20: never another site's content for a host this edge does not serve.
+            let host = request.headers.first(name: "host").map { "'\($0)'" } ?? "a request without Host"
+            return .synthesize(.misdirectedRequest, "This edge does not serve \(host); it serves \(s.servedHosts).\n", verdict: nil)
+        }
         if let retryAfter {
             return .synthesize(.tooManyRequests, "Too many requests from \(client ?? "this address"); retry in \(retryAfter) s.\n", verdict: nil,
                                extra: ["Retry-After": String(retryAfter)])
@@ -65,10 +74,10 @@ enum RequestPath {
             // §3.5); a pass for a cookie (`cookies = pass`) is never stored: it is somebody's page.
             let authenticated = request.headers.contains(name: "authorization")
             let intent: InFlightFetch.StoreIntent = (request.method == .GET || request.method == .HEAD) && authenticated ? .ifAllowed : .never
-            return .pass(plan(s.key(target), request, s, intent: intent, reason: reason, invalidates: invalidates))
+            return .pass(plan(s.key(target, s.route), request, s, intent: intent, reason: reason, invalidates: invalidates))
         case .lookup(let target):
             // Step 2: the key, after the operator's key rules.
-            return .lookup(s.key(target))
+            return .lookup(s.key(target, s.route))
         }
     }
 
@@ -119,7 +128,8 @@ enum RequestPath {
         let method: HTTPMethod = reason == .miss || reason == .stale ? .GET : request.method
         return InFlightFetch.Plan(
             key: key, method: method, requestHeaders: request.headers, intent: intent, revalidating: revalidating, forwardReason: reason,
-            invalidates: invalidates, clientScheme: s.scheme, target: EdgeRequest.originForm(request.uri)
+            invalidates: invalidates, clientScheme: s.scheme, target: EdgeRequest.originForm(request.uri),
+            origin: s.route.origin, originHost: s.route.originHost
         )
     }
 }

@@ -56,9 +56,10 @@ struct ControlClient: Sendable {
         _ = try await call(.DELETE, "/push" + Self.encodePath(path), expect: 200)
     }
 
-    func purge(urls: [String], prefixes: [String], tags: [String], soft: Bool) async throws -> PurgeResult {
+    func purge(urls: [String], prefixes: [String], tags: [String], soft: Bool, site: String? = nil) async throws -> PurgeResult {
         var q = urls.map { "url=\(Self.encodeQuery($0))" } + prefixes.map { "prefix=\(Self.encodeQuery($0))" } + tags.map { "tag=\(Self.encodeQuery($0))" }
         if soft { q.append("soft=true") }
+        if let site { q.append("site=\(Self.encodeQuery(site))") }
         try checkReachable()
         let body = try await call(.POST, "/purge?" + q.joined(separator: "&"), expect: 200)
         return try JSONDecoder().decode(PurgeResult.self, from: body)

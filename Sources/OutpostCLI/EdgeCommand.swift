@@ -19,6 +19,7 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Memory cache budget, e.g. 64MiB (B, KiB, MiB, GiB).") var cacheSize: String?
     @Option(help: "Largest object stored; larger ones are streamed through.") var maxObjectSize: String?
     @Option(help: "Event loops (threads) for connections; default one per CPU core.") var eventLoops: Int?
+    @Option(help: "The fleet file whose [[sites]] this edge serves (outpost up passes it).") var fleet: String?
     @Flag(help: .hidden) var exitWithParent = false
 
     func run() async throws {
@@ -32,7 +33,9 @@ struct EdgeCommand: AsyncParsableCommand {
         } catch {
             throw OperatorError("edge \(edgeConfig.name) cannot listen on \(edgeConfig.listen): \(error). Is another process using it?")
         }
-        Log.line("[\(edgeConfig.name)] listening on \(edgeConfig.listen.httpURL), origin \(edgeConfig.origin), cache \(ByteSize.format(edgeConfig.cacheSize))")
+        let origins = edgeConfig.sites.isEmpty ? "origin \(edgeConfig.origin)"
+            : "sites " + edgeConfig.sites.map { "\($0.name) (\($0.hosts.map(\.description).joined(separator: " ")) -> \($0.origin))" }.joined(separator: ", ")
+        Log.line("[\(edgeConfig.name)] listening on \(edgeConfig.listen.httpURL), \(origins), cache \(ByteSize.format(edgeConfig.cacheSize))")
         ProcessSetup.onSIGUSR1 {
             server.reopenLogs()
             Log.line("[\(edgeConfig.name)] SIGUSR1: access log reopened")
@@ -48,6 +51,9 @@ struct EdgeCommand: AsyncParsableCommand {
             c = try config.map { path throws(ConfigError) in try EdgeConfig.load(file: path) } ?? EdgeConfig()
         } catch {
             throw OperatorError("\(error)")
+        }
+        if let fleet {
+            do { c.sites = try FleetConfig.load(file: fleet).sites } catch { throw OperatorError("\(error)") }
         }
         if let name { c.name = name }
         if let listen {

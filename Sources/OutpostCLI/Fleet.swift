@@ -26,12 +26,21 @@ struct FleetDescription: Codable, Equatable {
         var dns: String
         var http: String
     }
+    struct Site: Codable, Equatable {
+        var name: String
+        var hosts: [String]
+        var origin: String
+        var originHost: String?
+    }
     var origin: Origin
+    /// `[[sites]]`; empty: one site, `origin`, whatever the host.
+    var sites: [Site]
     var dataCenters: [DataCenter]
     var director: Director
 
     init(_ fleet: FleetConfig) {
         origin = Origin(url: fleet.origin.description)
+        sites = fleet.sites.map { Site(name: $0.name, hosts: $0.hosts.map(\.description), origin: $0.origin.description, originHost: $0.originHost) }
         director = Director(zone: fleet.director.zone, dns: fleet.director.dnsListen.description, http: fleet.director.httpListen.httpURL)
         dataCenters = fleet.dataCenters.map { dc in
             DataCenter(
@@ -65,6 +74,9 @@ struct Fleet: ParsableCommand {
             return
         }
         print("origin    \(f.origin)")
+        for site in f.sites {
+            print("site      \(site.name): \(site.hosts.map(\.description).joined(separator: ", ")) -> \(site.origin)\(site.originHost.map { " (Host: \($0))" } ?? "")")
+        }
         print("director  \(f.director.zone): DNS \(f.director.dnsListen), HTTP \(f.director.httpListen.httpURL)")
         print(Table.render(
             header: ["data center", "location", "edge", "public URL", "config"],

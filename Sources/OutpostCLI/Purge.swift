@@ -14,6 +14,7 @@ struct Purge: AsyncParsableCommand {
     @Option(help: "Purge every path that starts with this (repeatable).") var prefix: [String] = []
     @Option(help: "Purge every object with this tag (Surrogate-Key / Cache-Tag / push tag; repeatable).") var tag: [String] = []
     @Flag(help: "Mark stale instead of removing (pulled objects only).") var soft = false
+    @Option(help: "Only this site's objects (a name from [[sites]] in the fleet file).") var site: String?
     @OptionGroup var fleet: FleetOptions
     @OptionGroup var selection: EdgeSelection
 
@@ -21,7 +22,11 @@ struct Purge: AsyncParsableCommand {
         guard !(urls.isEmpty && prefix.isEmpty && tag.isEmpty) else {
             throw ValidationError("say what to purge: URLs, --prefix or --tag")
         }
-        let edges = try selection.select(try fleet.load())
+        let loaded = try fleet.load()
+        if let site, !loaded.sites.contains(where: { $0.name == site }) {
+            throw ValidationError("no site '\(site)' in \(loaded.file); its sites: \(loaded.sites.isEmpty ? "none ([[sites]] is not set)" : loaded.sites.map(\.name).joined(separator: ", "))")
+        }
+        let edges = try selection.select(loaded)
         let client = HTTPClient.shared
         let rows = await withTaskGroup(of: [String].self) { group in
             for edge in edges {
@@ -31,7 +36,7 @@ struct Purge: AsyncParsableCommand {
                     case .failure(let e): return [edge.name, "-", "-", "-", "-", e.description]
                     case .success(let c):
                         do {
-                            let r = try await c.purge(urls: urls, prefixes: prefix, tags: tag, soft: soft)
+                            let r = try await c.purge(urls: urls, prefixes: prefix, tags: tag, soft: soft, site: site)
                             let ms = String(format: "%.0f ms", Date().timeIntervalSince(start) * 1000)
                             return [edge.name, "\(r.purged)", "\(r.pulled)", "\(r.pushed)", ms, ""]
                         } catch {

@@ -36,7 +36,7 @@ struct Up: AsyncParsableCommand {
         try children.spawn(name: "origin", executable: exe, arguments: originArgs)
         try await children.waitUntilListening(name: "origin", host: origin.listen.host, port: origin.listen.port)
         for edge in f.allEdges {
-            try children.spawn(name: edge.name, executable: exe, arguments: ["edge", "--config", edge.file ?? "", "--exit-with-parent"])
+            try children.spawn(name: edge.name, executable: exe, arguments: ["edge", "--config", edge.file ?? "", "--fleet", fleet.file, "--exit-with-parent"])
         }
         for edge in f.allEdges {
             try await children.waitUntilListening(name: edge.name, host: edge.listen.host, port: edge.listen.port)

@@ -6,6 +6,9 @@ public struct EdgeConfig: Sendable, Equatable {
     public var dataCenter: String
     public var listen: ListenAddress
     public var origin: OriginURL
+    /// The sites this edge serves, from the fleet file's `[[sites]]`; empty: one site, `origin`,
+    /// whatever the request's host.
+    public var sites: [SiteConfig] = []
     /// Memory budget of the cache in bytes.
     public var cacheSize: Int
     /// Larger responses are streamed through and not stored.

@@ -57,18 +57,21 @@ public struct FleetConfig: Sendable, Equatable {
     /// The origin's own configuration file, for `outpost up`.
     public var originConfigFile: String?
     public var dataCenters: [DataCenter]
+    /// The sites every edge serves (`[[sites]]`); empty: one site, the origin, whatever the host.
+    public var sites: [SiteConfig] = []
     public var director = Director()
 
     public var allEdges: [EdgeConfig] { dataCenters.flatMap(\.edges) }
 
     public static func load(file: String) throws(ConfigError) -> FleetConfig {
         let s = try ConfigSection.load(file: file)
-        try s.rejectUnknownKeys(["origin", "origin_config", "data_centers", "director"])
+        try s.rejectUnknownKeys(["origin", "origin_config", "data_centers", "sites", "director"])
         let dir = (file as NSString).deletingLastPathComponent
         func relative(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : "\(dir)/\(p)" }
 
         let originText = try s.requiredString("origin")
         guard let origin = OriginURL(originText) else { throw s.error("origin", "'\(originText)' is not an http:// URL with a host") }
+        let sites = try Self.sites(s, origin: origin)
         var dcs: [DataCenter] = []
         var seenEdges: [String: String] = [:]
         var seenListen: [ListenAddress: String] = [:]
@@ -106,6 +109,7 @@ public struct FleetConfig: Sendable, Equatable {
                 seenEdges[edge.name] = edgeFile
                 seenListen[edge.listen] = edgeFile
                 edge.file = relative(edgeFile)
+                edge.sites = sites
                 edges.append(edge)
             }
             guard !edges.isEmpty else { throw d.error("edges", "data center '\(name)' lists no edge files") }
@@ -114,8 +118,28 @@ public struct FleetConfig: Sendable, Equatable {
         }
         guard !dcs.isEmpty else { throw s.error("data_centers", "no [[data_centers]] defined; the fleet needs at least one") }
         var fleet = FleetConfig(file: file, origin: origin, originConfigFile: try s.string("origin_config").map(relative), dataCenters: dcs)
+        fleet.sites = sites
         if let d = try s.section("director") { fleet.director = try Self.director(d) }
         return fleet
+    }
+
+    /// `[[sites]]`: unique names, and no host claimed by two sites (an exact name may sit under
+    /// another site's wildcard: the exact one wins).
+    static func sites(_ s: ConfigSection, origin: OriginURL) throws(ConfigError) -> [SiteConfig] {
+        var sites: [SiteConfig] = []
+        var claimed: [String: String] = [:]
+        for section in try s.sections("sites") {
+            let site = try SiteConfig.parse(section, defaultOrigin: origin)
+            guard !sites.contains(where: { $0.name == site.name }) else { throw section.error("name", "site '\(site.name)' is defined twice") }
+            for host in site.hosts {
+                if let other = claimed[host.description] {
+                    throw section.error("hosts", "\(host) is claimed by both '\(other)' and '\(site.name)'; a host selects one site")
+                }
+                claimed[host.description] = site.name
+            }
+            sites.append(site)
+        }
+        return sites
     }
 
     static func director(_ d: ConfigSection) throws(ConfigError) -> Director {

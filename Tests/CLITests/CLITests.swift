@@ -22,6 +22,7 @@ import Testing
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let origin = try #require(json["origin"] as? [String: Any])
         #expect(origin["url"] as? String == "http://127.0.0.1:8080")
+        #expect((json["sites"] as? [Any])?.isEmpty == true, "the demo has one site: no [[sites]]")
         let dcs = try #require(json["dataCenters"] as? [[String: Any]])
         #expect(dcs.count >= 3)
         for dc in dcs {
@@ -40,6 +41,34 @@ import Testing
         }
         let table = try Self.run(["fleet"])
         #expect(table.stdout.contains("eu-west-1") && table.stdout.contains("http://127.0.1.1:8080"))
+    }
+
+    @Test func fleetJSONListsTheSites() throws {
+        let dir = TemporaryFolder()
+        dir.write("e.toml", "name = \"e\"\ndata_center = \"dc\"\nlisten = \"127.0.0.1:1\"\n")
+        let file = dir.write("fleet.toml", """
+            origin = "http://127.0.0.1:8080"
+            [[data_centers]]
+            name = "dc"
+            location = { lat = 0, lon = 0 }
+            edges = ["e.toml"]
+            [[sites]]
+            name = "www"
+            hosts = ["www.cdn.test"]
+            [[sites]]
+            name = "docs"
+            hosts = ["*.docs.cdn.test"]
+            origin = "http://127.0.0.1:8081"
+            """)
+        let r = try Self.run(["fleet", "--json", "--fleet", file])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let sites = try #require(json["sites"] as? [[String: Any]])
+        #expect(sites.map { $0["name"] as? String } == ["www", "docs"])
+        #expect(sites[1]["hosts"] as? [String] == ["*.docs.cdn.test"] && sites[1]["origin"] as? String == "http://127.0.0.1:8081")
+        #expect(sites[0]["origin"] as? String == "http://127.0.0.1:8080")
+        let purge = try Self.run(["purge", "--fleet", file, "--site", "blog", "--prefix", "/"])
+        #expect(purge.status != 0 && purge.stderr.contains("no site 'blog'") && purge.stderr.contains("www, docs"), "\(purge.stderr)")
     }
 
     @Test func badConfigNamesFileLineAndField() throws {

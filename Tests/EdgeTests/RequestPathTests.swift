@@ -11,7 +11,10 @@ import Topology
 @Suite struct RequestPathTests {
     static let setting = RequestPath.Setting(
         config: EdgeConfig(name: "e", origin: OriginURL("http://origin.test")!), scheme: "http",
-        key: { CacheKey(scheme: "http", authority: "origin.test", pathAndQuery: $0) }
+        key: { target, _ in CacheKey(scheme: "http", authority: "origin.test", pathAndQuery: target) },
+        route: Route(site: nil, keyOrigin: CacheKey.Origin(scheme: "http", authority: "origin.test"), origin: "http://origin.test", originHost: nil,
+                     servesPushes: true),
+        servedHosts: "www.test"
     )
 
     static func request(_ method: HTTPMethod, _ uri: String, _ headers: [(String, String)] = []) -> HTTPRequestHead {
@@ -46,6 +49,12 @@ import Topology
     ] as [(HTTPRequestHead, Int?, String)])
     func receive(_ request: HTTPRequestHead, _ retryAfter: Int?, _ expected: String) {
         #expect(Self.name(RequestPath.receive(request, retryAfter: retryAfter, client: "192.0.2.1", Self.setting)) == expected)
+    }
+
+    @Test func aHostNoSiteServesIs421BeforeAnythingElse() {
+        let next = RequestPath.receive(Self.request(.GET, "/a", [("Host", "evil.test")]), retryAfter: 3, client: nil, misdirected: true, Self.setting)
+        #expect(Self.name(next) == "synthesize 421")
+        if case .synthesize(_, let text, _, _) = next { #expect(text.contains("'evil.test'") && text.contains("www.test")) }
     }
 
     static func stored(_ cacheControl: String, age: Double) -> StoredResponse {

@@ -1,0 +1,122 @@
+/// One site the fleet serves (`[[sites]]` in the fleet file): the hostnames that select it and
+/// the origin its misses go to. Every edge of the fleet serves every site.
+public struct SiteConfig: Sendable, Equatable {
+    public var name: String
+    public var hosts: [HostPattern]
+    public var origin: OriginURL
+    /// The `Host` sent to the origin; nil sends the client's (and then the client's host is part
+    /// of the cache key, as the origin may answer each host differently).
+    public var originHost: String?
+
+    public init(name: String, hosts: [HostPattern], origin: OriginURL, originHost: String? = nil) {
+        self.name = name
+        self.hosts = hosts
+        self.origin = origin
+        self.originHost = originHost
+    }
+
+    public func serves(_ host: String) -> Bool { hosts.contains { $0.matches(host) } }
+
+    static func parse(_ s: ConfigSection, defaultOrigin: OriginURL) throws(ConfigError) -> SiteConfig {
+        try s.rejectUnknownKeys(["name", "hosts", "origin", "origin_host"])
+        let name = try s.requiredString("name")
+        guard (1...63).contains(name.utf8.count), name.utf8.allSatisfy({ isNameByte($0) }) else {
+            throw s.error("name", "'\(name)' is not a site name: use 1 to 63 lowercase letters, digits, '-' or '_'")
+        }
+        var hosts: [HostPattern] = []
+        for text in try s.strings("hosts") ?? [] {
+            guard let pattern = HostPattern(text) else {
+                throw s.error("hosts", "'\(text)' is not a hostname or a wildcard such as *.docs.example (no port, no scheme)")
+            }
+            hosts.append(pattern)
+        }
+        guard !hosts.isEmpty else { throw s.error("hosts", "site '\(name)' lists no hosts; write hosts = [\"www.example.com\"]") }
+        var origin = defaultOrigin
+        if let text = try s.string("origin") {
+            guard let o = OriginURL(text) else { throw s.error("origin", "'\(text)' is not an http:// URL with a host and no path") }
+            origin = o
+        }
+        var originHost: String?
+        if let text = try s.string("origin_host") {
+            guard HostPattern.isAuthority(text) else { throw s.error("origin_host", "'\(text)' is not a host or host:port") }
+            originHost = text
+        }
+        return SiteConfig(name: name, hosts: hosts, origin: origin, originHost: originHost)
+    }
+
+    private static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-") || b == UInt8(ascii: "_")
+    }
+}
+
+/// A hostname a site answers for: exact (`www.example.com`) or a wildcard (`*.docs.example`,
+/// one or more labels in front of `docs.example`, not `docs.example` itself). Case-insensitive.
+public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
+    /// Lowercased; for a wildcard, the suffix with its leading dot (`.docs.example`).
+    let name: String
+    public let isWildcard: Bool
+
+    public init?(_ text: String) {
+        var t = text.lowercased()
+        if t.hasSuffix(".") { t.removeLast() }
+        if t.hasPrefix("*.") {
+            let rest = String(t.dropFirst(2))
+            guard Self.isHostname(rest) else { return nil }
+            name = "." + rest
+            isWildcard = true
+        } else {
+            guard Self.isHostname(t) else { return nil }
+            name = t
+            isWildcard = false
+        }
+    }
+
+    public var description: String { isWildcard ? "*" + name : name }
+
+    /// `host`: already normalised by `normalise` (lowercase, no port, no trailing dot).
+    public func matches(_ host: String) -> Bool {
+        isWildcard ? host.utf8.count > name.utf8.count && host.hasSuffix(name) : host == name
+    }
+
+    /// The host part of a `Host` header value, lowercased, without port or trailing dot; nil
+    /// when it is not a hostname or an address.
+    public static func normalise(_ value: String) -> String? {
+        var v = Substring(value.lowercased())
+        if v.hasPrefix("[") {
+            guard let close = v.firstIndex(of: "]") else { return nil }
+            let rest = v[v.index(after: close)...]
+            guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isASCIIDigit)) else { return nil }
+            let inside = v[v.index(after: v.startIndex)..<close]
+            guard (2...45).contains(inside.utf8.count), inside.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+            return String(v[...close])
+        }
+        if let colon = v.lastIndex(of: ":") {
+            guard v[v.index(after: colon)...].allSatisfy(\.isASCIIDigit) else { return nil }
+            v = v[..<colon]
+        }
+        if v.hasSuffix(".") { v = v.dropLast() }
+        let host = String(v)
+        return isHostname(host) ? host : nil
+    }
+
+    /// Letters, digits and '-' in dot-separated labels of 1 to 63 bytes, 253 bytes at most
+    /// (IPv4 literals pass too).
+    static func isHostname(_ s: String) -> Bool {
+        guard (1...253).contains(s.utf8.count) else { return false }
+        return s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            (1...63).contains(label.utf8.count) && label.utf8.allSatisfy { b in
+                (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: "-")
+            }
+        }
+    }
+
+    /// A `host` or `host:port` fit for a Host header.
+    static func isAuthority(_ s: String) -> Bool {
+        guard let host = normalise(s) else { return false }
+        return !host.isEmpty
+    }
+}
+
+fileprivate extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import TestSupport
+import Testing
+import Topology
+@testable import Edge
+
+/// Several sites on one edge (`[[sites]]`): the Host selects the site, its origin and its keys.
+@Suite struct SitesTests {
+    static let token = "sites-token-0123456789abcdef"
+
+    /// Two origins that answer the same path differently, and say which Host they were asked for.
+    static func origins() async throws -> (www: ScriptedOrigin, docs: ScriptedOrigin) {
+        let www = ScriptedOrigin(), docs = ScriptedOrigin()
+        for (origin, name) in [(www, "www"), (docs, "docs")] {
+            origin.route("/index.html") { req in
+                .init(headers: [("Cache-Control", "max-age=300"), ("Content-Type", "text/plain")], body: "\(name) for \(req.header("host") ?? "-")")
+            }
+        }
+        _ = try await www.start()
+        _ = try await docs.start()
+        return (www, docs)
+    }
+
+    static func edge(_ www: ScriptedOrigin, _ docs: ScriptedOrigin, dataDir: String) async throws -> EdgeServer {
+        var config = EdgeConfig(
+            name: "sites-edge", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(www.url)!, originConnectTimeout: 0.5,
+            controlListen: ListenAddress(host: "127.0.0.1", port: 0), controlToken: token, dataDirectory: dataDir
+        )
+        config.sites = [
+            SiteConfig(name: "www", hosts: [HostPattern("www.example.test")!, HostPattern("example.test")!], origin: OriginURL(www.url)!,
+                       originHost: "origin.www.test"),
+            SiteConfig(name: "docs", hosts: [HostPattern("*.docs.test")!], origin: OriginURL(docs.url)!),
+        ]
+        let edge = try EdgeServer(config: config)
+        try await edge.start()
+        return edge
+    }
+
+    static func get(_ edge: EdgeServer, _ host: String, _ path: String = "/index.html") async throws -> RawResponse {
+        try await RawHTTP.async("GET", path, port: edge.port, headers: ["Host": host])
+    }
+
+    @Test func samePathTwoSitesTwoOriginsTwoObjects() async throws {
+        let (www, docs) = try await Self.origins()
+        let dir = TemporaryFolder()
+        let edge = try await Self.edge(www, docs, dataDir: dir.path)
+        let a = try await Self.get(edge, "www.example.test")
+        #expect(a.status == 200 && a.text == "www for origin.www.test", "origin_host is the Host the origin sees: \(a.text)")
+        let b = try await Self.get(edge, "api.docs.test:\(edge.port)")
+        #expect(b.status == 200 && b.text == "docs for api.docs.test:\(edge.port)", "without origin_host the client's Host goes on: \(b.text)")
+        // Both stored, each under its own site; hits do not cross.
+        #expect(try await eventually { edge.store.stats.objects == 2 })
+        let hitA = try await Self.get(edge, "WWW.Example.Test.")
+        #expect(hitA.text == "www for origin.www.test" && hitA.cacheStatus.contains("hit"), "\(hitA.cacheStatus)")
+        let hitB = try await Self.get(edge, "api.docs.test:\(edge.port)")
+        #expect(hitB.text == "docs for api.docs.test:\(edge.port)" && hitB.cacheStatus.contains("hit"))
+        // Another host of the same site shares www's keys (origin_host), but a docs host of its own is its own object.
+        #expect(try await Self.get(edge, "example.test").cacheStatus.contains("hit"))
+        let other = try await Self.get(edge, "v2.docs.test")
+        #expect(other.text == "docs for v2.docs.test" && other.cacheStatus.contains("fwd=miss"))
+        #expect(www.count("/index.html") == 1 && docs.count("/index.html") == 2)
+        await edge.stop()
+    }
+
+    @Test func anUnknownHostIs421AndNeverAnotherSitesContent() async throws {
+        let (www, docs) = try await Self.origins()
+        let dir = TemporaryFolder()
+        let edge = try await Self.edge(www, docs, dataDir: dir.path)
+        _ = try await Self.get(edge, "www.example.test")
+        for host in ["evil.test", "docs.test", "www.example.test.evil", "127.0.0.1:\(edge.port)", "bad host"] {
+            let r = try await Self.get(edge, host)
+            #expect(r.status == 421, "\(host): \(r.status)")
+            #expect(!r.text.contains("www for"), "\(host) got another site's content")
+            #expect(r.text.contains("www.example.test") && r.text.contains("*.docs.test"), "names the hosts served: \(r.text)")
+        }
+        // HTTP/1.0 without Host: no site either.
+        let c = try RawConnection(host: "127.0.0.1", port: edge.port)
+        c.send("GET /index.html HTTP/1.0\r\n\r\n")
+        #expect(try c.readResponse().status == 421)
+        #expect(www.count("/index.html") == 1 && docs.count("/index.html") == 0)
+        await edge.stop()
+    }
+
+    @Test func aPurgeOfOneSiteLeavesTheOther() async throws {
+        let (www, docs) = try await Self.origins()
+        let dir = TemporaryFolder()
+        let edge = try await Self.edge(www, docs, dataDir: dir.path)
+        _ = try await Self.get(edge, "www.example.test")
+        _ = try await Self.get(edge, "a.docs.test")
+        #expect(try await eventually { edge.store.stats.objects == 2 })
+        let auth = ["Authorization": "Bearer \(Self.token)"]
+        let unknown = try await RawHTTP.async("POST", "/purge?prefix=/&site=nope", port: edge.controlPort, headers: auth, body: "")
+        #expect(unknown.status == 404 && unknown.text.contains("www, docs"))
+        let purged = try await RawHTTP.async("POST", "/purge?prefix=/&site=docs", port: edge.controlPort, headers: auth, body: "")
+        #expect(purged.status == 200 && purged.text.contains("\"pulled\":1"), "\(purged.text)")
+        #expect(try await Self.get(edge, "www.example.test").cacheStatus.contains("hit"))
+        #expect(try await Self.get(edge, "a.docs.test").cacheStatus.contains("fwd=miss"))
+        await edge.stop()
+    }
+
+    @Test func pushedContentIsTheFirstSitesOnly() async throws {
+        let (www, docs) = try await Self.origins()
+        let dir = TemporaryFolder()
+        let edge = try await Self.edge(www, docs, dataDir: dir.path)
+        let pushed = try await RawHTTP.async("PUT", "/push/index.html", port: edge.controlPort,
+                                             headers: ["Authorization": "Bearer \(Self.token)", "X-Outpost-Expires": "1h"], body: "pushed")
+        #expect(pushed.status == 201)
+        #expect(try await Self.get(edge, "www.example.test").text == "pushed")
+        #expect(try await Self.get(edge, "a.docs.test").text == "docs for a.docs.test", "a push to one site is invisible on the other")
+        await edge.stop()
+    }
+}
+
+@Suite struct SiteConfigTests {
+    @Test func hostPatterns() {
+        let wild = HostPattern("*.Docs.Example")!
+        #expect(wild.matches("a.docs.example") && wild.matches("a.b.docs.example"))
+        #expect(!wild.matches("docs.example") && !wild.matches("adocs.example") && !wild.matches("docs.example.evil"))
+        #expect(HostPattern("www.example")!.matches("www.example"))
+        for bad in ["", "*", "*.", "a..b", "http://x", "x:80", "a b", "*.*.x", String(repeating: "a", count: 64) + ".x"] {
+            #expect(HostPattern(bad) == nil, "\(bad)")
+        }
+        #expect(HostPattern.normalise("WWW.Example.:8080") == "www.example")
+        #expect(HostPattern.normalise("[::1]:80") == "[::1]")
+        #expect(HostPattern.normalise("[a b]") == nil && HostPattern.normalise("[::1]x") == nil)
+        #expect(HostPattern.normalise("x:8o") == nil && HostPattern.normalise("a/b") == nil && HostPattern.normalise("") == nil)
+    }
+
+    @Test func theFleetFileDeclaresSitesAndGivesThemToEveryEdge() throws {
+        let dir = TemporaryFolder()
+        dir.write("e.toml", "name = \"e\"\ndata_center = \"dc\"\nlisten = \"127.0.0.1:1\"\n")
+        let dc = "[[data_centers]]\nname = \"dc\"\nlocation = { lat = 0, lon = 0 }\nedges = [\"e.toml\"]\n"
+        let good = dir.write("fleet.toml", "origin = \"http://127.0.0.1:8080\"\n" + dc + """
+            [[sites]]
+            name = "www"
+            hosts = ["www.cdn.test"]
+            [[sites]]
+            name = "docs"
+            hosts = ["docs.cdn.test", "*.docs.cdn.test"]
+            origin = "http://127.0.0.1:8081"
+            origin_host = "docs.internal"
+            """)
+        let fleet = try FleetConfig.load(file: good)
+        #expect(fleet.sites.map(\.name) == ["www", "docs"])
+        #expect(fleet.sites[0].origin.description == "http://127.0.0.1:8080", "a site's origin defaults to the fleet's")
+        #expect(fleet.sites[1].originHost == "docs.internal" && fleet.sites[1].origin.port == 8081)
+        #expect(fleet.allEdges[0].sites == fleet.sites)
+        let cases: [(String, String)] = [
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\n[[sites]]\nname = \"b\"\nhosts = [\"X.test\"]\n", "claimed by both 'a' and 'b'"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\n[[sites]]\nname = \"a\"\nhosts = [\"y.test\"]\n", "defined twice"),
+            ("[[sites]]\nname = \"a\"\nhosts = []\n", "lists no hosts"),
+            ("[[sites]]\nname = \"A b\"\nhosts = [\"x.test\"]\n", "not a site name"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test:80\"]\n", "not a hostname"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\norigin = \"ftp://x\"\n", "origin"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\ncolour = 1\n", "colour"),
+        ]
+        for (text, message) in cases {
+            let file = dir.write("bad.toml", "origin = \"http://127.0.0.1:8080\"\n" + dc + text)
+            do {
+                _ = try FleetConfig.load(file: file)
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect("\(error)".contains(message), "\(error)")
+            }
+        }
+    }
+}
