@@ -53,10 +53,22 @@ public struct StatsSnapshot: Sendable, Codable {
         }
     }
 
+    /// One site's share of the edge's requests (an edge with `[[sites]]`).
+    public struct Site: Sendable, Codable {
+        public var outcomes: [String: Counts]
+        public var ratios: RatioCounts
+        public init(outcomes: [String: Counts], ratios: RatioCounts) {
+            self.outcomes = outcomes
+            self.ratios = ratios
+        }
+    }
+
     public var edge: String
     public var dataCenter: String
     public var time: Double
     public var outcomes: [String: Counts]
+    /// By site name, when the edge has `[[sites]]`; their sums are the edge's.
+    public var sites: [String: Site]?
     public var origin: Counts
     public var store: Store
     public var pushed: Counts

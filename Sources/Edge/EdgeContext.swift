@@ -68,16 +68,16 @@ struct EdgeContext: Sendable {
         guard let authority, let host = HostPattern.normalise(authority) else { return nil }
         let asked = authority.lowercased()
         // An exact name first, then the longest wildcard.
-        if let site = config.sites.first(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(host) } }) {
-            return Route(site, host: asked, servesPushes: site.name == config.sites.first?.name)
+        if let i = config.sites.firstIndex(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(host) } }) {
+            return Route(config.sites[i], index: i, host: asked)
         }
-        var best: (SiteConfig, Int)?
-        for site in config.sites {
-            for p in site.hosts where p.isWildcard && p.matches(host) && p.description.utf8.count > (best?.1 ?? 0) {
-                best = (site, p.description.utf8.count)
+        var best: (index: Int, length: Int)?
+        for (i, site) in config.sites.enumerated() {
+            for p in site.hosts where p.isWildcard && p.matches(host) && p.description.utf8.count > (best?.length ?? 0) {
+                best = (i, p.description.utf8.count)
             }
         }
-        return best.map { Route($0.0, host: asked, servesPushes: $0.0.name == config.sites.first?.name) }
+        return best.map { Route(config.sites[$0.index], index: $0.index, host: asked) }
     }
 
     /// Every host this edge serves, for a 421's message.
@@ -95,9 +95,12 @@ struct Route: Sendable {
     let originHost: String?
     /// Pushed objects answer for this site (the first one).
     let servesPushes: Bool
+    /// Its position in `[[sites]]`, for the per-site counters.
+    let siteIndex: Int?
 
-    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, servesPushes: Bool) {
+    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, servesPushes: Bool, siteIndex: Int? = nil) {
         self.site = site
+        self.siteIndex = siteIndex
         self.keyOrigin = keyOrigin
         self.origin = origin
         self.originHost = originHost
@@ -106,9 +109,9 @@ struct Route: Sendable {
 
     /// A site's route for a client's host (its `Host` as sent, lowercased). Keys begin with the site's name, then the
     /// host the origin is asked for: the client's unless the site sets `origin_host`.
-    init(_ site: SiteConfig, host: String, servesPushes: Bool) {
+    init(_ site: SiteConfig, index: Int, host: String) {
         let asked = site.originHost ?? host
         self.init(site: site.name, keyOrigin: CacheKey.Origin(site: site.name, scheme: site.origin.scheme, authority: asked),
-                  origin: site.origin.description, originHost: asked, servesPushes: servesPushes)
+                  origin: site.origin.description, originHost: asked, servesPushes: index == 0, siteIndex: index)
     }
 }

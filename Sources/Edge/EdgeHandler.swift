@@ -447,7 +447,7 @@ final class EdgeHandler: ChannelInboundHandler {
 
     /// Counts and logs a response.
     private func record(_ request: HTTPRequestHead, status: Int, bytes: Int, outcome: Outcome) {
-        edge.stats.record(outcome, bytes: bytes)
+        edge.stats.record(outcome, bytes: bytes, site: setting.route.siteIndex)
         if let log = edge.accessLog, let logShard {
             let now = edge.clock()
             log.append(

@@ -36,7 +36,7 @@ public final class EdgeServer: Sendable {
                 throw EdgeStartError("edge \(config.name): \(error.message)")
             }
         }
-        let stats = EdgeStats(edge: config.name)
+        let stats = EdgeStats(edge: config.name, sites: config.sites.map(\.name))
         let accessLog = try config.accessLog.map { try AccessLog(path: $0, onDrop: { stats.accessLogDropped($0) }) }
         let assets = AssetTransform(config: config)
         // Pushed objects loaded from disk get their compressed variants again (not stored on disk).

@@ -74,9 +74,15 @@ public final class EdgeStats: Sendable {
         /// What the Prometheus counters were last brought up to.
         var exported = [Counts](repeating: Counts(), count: Outcome.allCases.count)
         var exportedOrigin = Counts()
+        /// Per site (the edge's `[[sites]]`, in order), per outcome.
+        var sites: [[Counts]]
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    /// The sites counted apart (`[[sites]]`), and their counters by site, then outcome.
+    private let siteNames: [String]
+    private let siteRequestCounters: [[Counter]]
+    private let siteByteCounters: [[Counter]]
     public let registry = PrometheusCollectorRegistry()
     private let requestCounters: [Counter]
     private let byteCounters: [Counter]
@@ -99,7 +105,9 @@ public final class EdgeStats: Sendable {
     private let pushedObjects: Gauge
     private let pushedBytes: Gauge
 
-    public init(edge: String) {
+    public init(edge: String, sites: [String] = []) {
+        state = Mutex(State(sites: sites.map { _ in [Counts](repeating: Counts(), count: Outcome.allCases.count) }))
+        siteNames = sites
         let labels = [("edge", edge)]
         let registry = self.registry
         let (publicListener, tlsListener, controlListener) = (self.publicListener, self.tlsListener, self.controlListener)
@@ -109,6 +117,18 @@ public final class EdgeStats: Sendable {
         byteCounters = Outcome.allCases.map { o in
             registry.makeCounter(descriptor: .outpost("response_body_bytes_total", "Response body bytes sent to clients, by cache outcome"),
                                  labels: labels + [("outcome", o.rawValue)])
+        }
+        siteRequestCounters = sites.map { site in
+            Outcome.allCases.map { o in
+                registry.makeCounter(descriptor: .outpost("site_requests_total", "Requests answered, by site and cache outcome"),
+                                     labels: labels + [("site", site), ("outcome", o.rawValue)])
+            }
+        }
+        siteByteCounters = sites.map { site in
+            Outcome.allCases.map { o in
+                registry.makeCounter(descriptor: .outpost("site_response_body_bytes_total", "Response body bytes sent to clients, by site and cache outcome"),
+                                     labels: labels + [("site", site), ("outcome", o.rawValue)])
+            }
         }
         accessLogDroppedCounter = registry.makeCounter(
             descriptor: .outpost("access_log_dropped_lines_total", "Access-log lines dropped (writer behind, or the disk failed)"), labels: labels)
@@ -151,12 +171,29 @@ public final class EdgeStats: Sendable {
 
     /// On every response: one short lock, two adds. The Prometheus counters are brought up to
     /// date when they are scraped, not here.
-    func record(_ outcome: Outcome, bytes: Int) {
+    func record(_ outcome: Outcome, bytes: Int, site: Int? = nil) {
         let i = outcome.index
         state.withLock { s in
             s.outcomes[i].requests += 1
             s.outcomes[i].bytes += bytes
+            if let site, s.sites.indices.contains(site) {
+                s.sites[site][i].requests += 1
+                s.sites[site][i].bytes += bytes
+            }
         }
+    }
+
+    /// The ratio counts of some outcome counters (passes are left out).
+    static func ratios(_ outcomes: [Counts]) -> StatsSnapshot.RatioCounts {
+        var all = 0, hits = 0, bytes = 0, savedBytes = 0
+        for o in Outcome.allCases where o != .pass {
+            let c = outcomes[o.index]
+            all = all.addingReportingOverflow(c.requests).partialValue
+            bytes = bytes.addingReportingOverflow(c.bytes).partialValue
+            if o.isHit { hits = hits.addingReportingOverflow(c.requests).partialValue }
+            if o.savesOriginBytes { savedBytes = savedBytes.addingReportingOverflow(c.bytes).partialValue }
+        }
+        return .init(requests: all, bytes: bytes, hits: hits, savedBytes: savedBytes)
     }
 
     func originRequest() {
@@ -191,16 +228,10 @@ public final class EdgeStats: Sendable {
 
     public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> Snapshot {
         let s = state.withLock { $0 }
-        var all = 0, hits = 0, bytes = 0, savedBytes = 0
-        for o in Outcome.allCases where o != .pass {
-            let c = s.outcomes[o.index]
-            all += c.requests
-            bytes += c.bytes
-            if o.isHit { hits += c.requests }
-            if o.savesOriginBytes { savedBytes += c.bytes }
-        }
+        let r = Self.ratios(s.outcomes)
+        let (all, hits, bytes, savedBytes) = (r.requests, r.hits, r.bytes, r.savedBytes)
         let pushed = pushes?.manifest(now: now) ?? []
-        return Snapshot(
+        var snapshot = Snapshot(
             edge: edge, dataCenter: dataCenter, time: now,
             outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, s.outcomes[$0.index]) }),
             origin: s.origin,
@@ -211,6 +242,13 @@ public final class EdgeStats: Sendable {
             byteHitRatio: bytes == 0 ? 0 : Double(savedBytes) / Double(bytes),
             definition: Self.definition
         )
+        if !siteNames.isEmpty {
+            snapshot.sites = Dictionary(zip(siteNames, s.sites).map { name, counts in
+                (name, StatsSnapshot.Site(outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, counts[$0.index]) }),
+                                          ratios: Self.ratios(counts)))
+            }) { a, _ in a }
+        }
+        return snapshot
     }
 
     /// The Prometheus text exposition, with the store's gauges set now.
@@ -230,6 +268,13 @@ public final class EdgeStats: Sendable {
         originRequests.increment(by: Int64(originDelta.requests))
         originBytes.increment(by: Int64(originDelta.bytes))
         exporter.set("access_log_dropped", to: dropped, counter: accessLogDroppedCounter)
+        let siteCounts = state.withLock { $0.sites }
+        for (i, counts) in siteCounts.enumerated() {
+            for o in Outcome.allCases {
+                exporter.set("site\(i)_\(o.rawValue)_requests", to: counts[o.index].requests, counter: siteRequestCounters[i][o.index])
+                exporter.set("site\(i)_\(o.rawValue)_bytes", to: counts[o.index].bytes, counter: siteByteCounters[i][o.index])
+            }
+        }
         for r in RequestRefusal.allCases {
             exporter.set("refused_\(r.rawValue)", to: refused[r.rawValue], counter: refusedRequestCounters[r.rawValue])
         }

@@ -16,6 +16,7 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var selection: EdgeSelection
     @Flag(help: "Print JSON for scripts.") var json = false
     @Option(help: "Refresh every N seconds until Ctrl-C.") var watch: Double?
+    @Option(help: "Only this site's requests (a name from [[sites]]); origin, stored and pushed columns stay the edge's.") var site: String?
 
     /// Totals over some edges.
     struct Totals: Codable {
@@ -65,6 +66,9 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         let f = try fleet.load()
+        if let site, !f.sites.contains(where: { $0.name == site }) {
+            throw ValidationError("no site '\(site)' in \(f.file); its sites: \(f.sites.isEmpty ? "none ([[sites]] is not set)" : f.sites.map(\.name).joined(separator: ", "))")
+        }
         let edges = try selection.select(f)
         repeat {
             let report = await collect(f, edges)
@@ -102,7 +106,13 @@ struct Stats: AsyncParsableCommand {
             var dcTotals = Totals(name: dc.name)
             for e in dc.edges where edges.contains(where: { $0.name == e.name }) {
                 switch results[e.name] {
-                case .success(let s)?:
+                case .success(var s)?:
+                    if let site {
+                        // That site's requests only; an edge that does not count it has none.
+                        let counts = s.sites?[site]
+                        s.outcomes = counts?.outcomes ?? [:]
+                        s.ratios = counts?.ratios ?? .init(requests: 0, bytes: 0, hits: 0, savedBytes: 0)
+                    }
                     var t = Totals(name: e.name)
                     t.add(s)
                     report.edges.append(t)

@@ -111,6 +111,43 @@ import Topology
     }
 }
 
+extension SitesTests {
+    @Test func perSiteCountsAddUpToTheEdgesAndReachTheMetricsAndTheLog() async throws {
+        let (www, docs) = try await Self.origins()
+        let dir = TemporaryFolder()
+        let log = dir.path + "/access.log"
+        var config = EdgeConfig(name: "sites-edge", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(www.url)!)
+        config.accessLog = log
+        config.sites = [
+            SiteConfig(name: "www", hosts: [HostPattern("www.example.test")!], origin: OriginURL(www.url)!),
+            SiteConfig(name: "docs", hosts: [HostPattern("*.docs.test")!], origin: OriginURL(docs.url)!),
+        ]
+        let edge = try EdgeServer(config: config)
+        try await edge.start()
+        for _ in 0..<3 { _ = try await Self.get(edge, "www.example.test") }
+        for _ in 0..<5 { _ = try await Self.get(edge, "a.docs.test") }
+        let snapshot = edge.statsSnapshot
+        let sites = try #require(snapshot.sites)
+        let www3 = sites["www"]?.outcomes.values.reduce(0) { $0 + $1.requests }
+        let docs5 = sites["docs"]?.outcomes.values.reduce(0) { $0 + $1.requests }
+        #expect(www3 == 3 && docs5 == 5, "\(sites)")
+        let edgeTotal = snapshot.outcomes.values.reduce(0) { $0 + $1.requests }
+        #expect(edgeTotal == 8)
+        #expect(sites["www"]!.ratios.requests + sites["docs"]!.ratios.requests == snapshot.ratios.requests)
+        #expect(sites["www"]!.ratios.hits + sites["docs"]!.ratios.hits == snapshot.ratios.hits)
+        #expect(sites["docs"]!.outcomes["miss"]?.requests == 1)
+        // A misdirected request is the edge's (an error), no site's.
+        #expect(try await Self.get(edge, "nobody.test").status == 421)
+        let after = edge.statsSnapshot
+        #expect(after.outcomes["error"]?.requests == 1 && after.sites?.values.allSatisfy { $0.outcomes["error"]?.requests == 0 } == true)
+        let metrics = String(decoding: edge.metricsText(), as: UTF8.self)
+        #expect(metrics.contains(#"outpost_site_requests_total{edge="sites-edge",site="docs",outcome="miss"} 1"#), "\(metrics)")
+        await edge.stop()
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.hasSuffix(" docs") }.count == 5 && lines.filter { $0.hasSuffix(" www") }.count == 3, "\(lines)")
+    }
+}
+
 @Suite struct SiteConfigTests {
     @Test func hostPatterns() {
         let wild = HostPattern("*.Docs.Example")!
