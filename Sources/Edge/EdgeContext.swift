@@ -60,13 +60,10 @@ struct EdgeContext: Sendable {
     /// edge serves no such host (421).
     func route(_ request: HTTPRequestHead) -> Route? {
         guard !config.sites.isEmpty else { return defaultRoute }
-        // RFC 9112 §3.2.2: an absolute-form target's authority is the host, whatever Host says.
-        var authority = request.headers.first(name: "host")
-        if let scheme = request.uri.range(of: "://"), request.uri.hasPrefix("http") {
-            authority = String(request.uri[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" })
-        }
-        guard let authority, let host = HostPattern.normalise(authority) else { return nil }
-        let asked = authority.lowercased()
+        guard let authority = Self.requestAuthority(request), let (host, port) = HostPattern.split(authority) else { return nil }
+        // The host the origin is asked for, and keyed by: normalised, with a port only when it
+        // is not the default one, so spellings of one host share one key.
+        let asked = port.map { $0 == 80 || $0 == 443 ? host : "\(host):\($0)" } ?? host
         // An exact name first, then the longest wildcard.
         if let i = config.sites.firstIndex(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(host) } }) {
             return Route(config.sites[i], index: i, host: asked)
@@ -78,6 +75,17 @@ struct EdgeContext: Sendable {
             }
         }
         return best.map { Route(config.sites[$0.index], index: $0.index, host: asked) }
+    }
+
+    /// The authority a request names: an absolute-form target's (RFC 9112 §3.2.2: it wins over
+    /// Host), else its Host.
+    static func requestAuthority(_ request: HTTPRequestHead) -> String? {
+        let uri = request.uri.utf8
+        for scheme in ["http://", "https://"] where uri.count > scheme.utf8.count
+            && zip(uri, scheme.utf8).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
+            return String(request.uri.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" })
+        }
+        return request.headers.first(name: "host")
     }
 
     /// Every host this edge serves, for a 421's message.

@@ -105,10 +105,12 @@ final class EdgeHandler: ChannelInboundHandler {
         case .head(let head) where head.method == .CONNECT:
             // The HTTP decoder stops parsing after CONNECT (it is an upgrade), so answer now.
             sequence += 1
+            setting.route = edge.defaultRoute  // no site's: counted and logged at the edge
             writeText(head, .methodNotAllowed, "CONNECT is not allowed: this edge is not a proxy.\n", close: true)
         case .head(let head) where denied:
             // Refused before its body is read; the connection is closed.
             sequence += 1
+            setting.route = edge.defaultRoute
             refusedEarly = true
             edge.stats.refusedRequest(.denied)
             writeText(head, .forbidden, "Requests from \(peer ?? "this address") are refused by this edge's deny list.\n", close: true)

@@ -57,9 +57,15 @@ enum RequestPath {
     /// Step 1: what the edge does with a request before it looks at the cache. `retryAfter`:
     /// the client is over its rate limit.
     static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, misdirected: Bool = false, _ s: Setting) -> Next {
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one, is a 400
+        // (two could select two sites, one here and another in a proxy in front).
+        let hosts = request.headers[canonicalForm: "host"].count
+        if hosts > 1 || (hosts == 0 && request.version == .http1_1) {
+            return .synthesize(.badRequest, hosts > 1 ? "More than one Host header.\n" : "An HTTP/1.1 request needs a Host header.\n", verdict: nil)
+        }
         if misdirected {
             // RFC 9110 §15.5.20: never another site's content for a host this edge does not serve.
-            let host = request.headers.first(name: "host").map { "'\($0)'" } ?? "a request without Host"
+            let host = EdgeContext.requestAuthority(request).map { "'\($0)'" } ?? "a request without Host"
             return .synthesize(.misdirectedRequest, "This edge does not serve \(host); it serves \(s.servedHosts).\n", verdict: nil)
         }
         if let retryAfter {

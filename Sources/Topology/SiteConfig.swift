@@ -80,14 +80,29 @@ public struct HostPattern: Sendable, Equatable, CustomStringConvertible {
 
     /// The host part of a `Host` header value, lowercased, without port or trailing dot; nil
     /// when it is not a hostname or an address.
-    public static func normalise(_ value: String) -> String? {
+    public static func normalise(_ value: String) -> String? { split(value)?.host }
+
+    /// The normalised host and the port (1–65535, nil when absent) of a `Host` value; nil when
+    /// either is malformed.
+    public static func split(_ value: String) -> (host: String, port: Int?)? {
+        guard let host = normaliseHost(value) else { return nil }
+        // The port: digits after the last ':' outside brackets.
+        let afterBracket = value.lastIndex(of: "]").map { value[value.index(after: $0)...] } ?? Substring(value)
+        guard let colon = afterBracket.lastIndex(of: ":") else { return (host, nil) }
+        let digits = afterBracket[afterBracket.index(after: colon)...]
+        if digits.isEmpty { return (host, nil) }
+        guard digits.utf8.count <= 5, let port = Int(digits), (1...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    private static func normaliseHost(_ value: String) -> String? {
         var v = Substring(value.lowercased())
         if v.hasPrefix("[") {
             guard let close = v.firstIndex(of: "]") else { return nil }
             let rest = v[v.index(after: close)...]
             guard rest.isEmpty || (rest.hasPrefix(":") && rest.dropFirst().allSatisfy(\.isASCIIDigit)) else { return nil }
             let inside = v[v.index(after: v.startIndex)..<close]
-            guard (2...45).contains(inside.utf8.count), inside.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+            guard (2...45).contains(inside.utf8.count), inside.allSatisfy({ $0.isASCII && ($0.isHexDigit || $0 == ":" || $0 == ".") }) else { return nil }
             return String(v[...close])
         }
         if let colon = v.lastIndex(of: ":") {

@@ -17,8 +17,8 @@ import Topology
         servedHosts: "www.test"
     )
 
-    static func request(_ method: HTTPMethod, _ uri: String, _ headers: [(String, String)] = []) -> HTTPRequestHead {
-        HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers))
+    static func request(_ method: HTTPMethod, _ uri: String, _ headers: [(String, String)] = [], host: String? = "www.test") -> HTTPRequestHead {
+        HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders((host.map { [("Host", $0)] } ?? []) + headers))
     }
 
     /// A compact name of a step, for the tables.
@@ -46,13 +46,15 @@ import Topology
         (request(.TRACE, "/a"), nil, "synthesize 405"),
         (request(.GET, "not-a-path"), nil, "synthesize 400"),
         (request(.GET, "/a"), 3, "synthesize 429"),
+        (request(.GET, "/a", host: nil), nil, "synthesize 400"),
+        (request(.GET, "/a", [("Host", "other.test")]), nil, "synthesize 400"),
     ] as [(HTTPRequestHead, Int?, String)])
     func receive(_ request: HTTPRequestHead, _ retryAfter: Int?, _ expected: String) {
         #expect(Self.name(RequestPath.receive(request, retryAfter: retryAfter, client: "192.0.2.1", Self.setting)) == expected)
     }
 
     @Test func aHostNoSiteServesIs421BeforeAnythingElse() {
-        let next = RequestPath.receive(Self.request(.GET, "/a", [("Host", "evil.test")]), retryAfter: 3, client: nil, misdirected: true, Self.setting)
+        let next = RequestPath.receive(Self.request(.GET, "/a", host: "evil.test"), retryAfter: 3, client: nil, misdirected: true, Self.setting)
         #expect(Self.name(next) == "synthesize 421")
         if case .synthesize(_, let text, _, _) = next { #expect(text.contains("'evil.test'") && text.contains("www.test")) }
     }

@@ -73,6 +73,14 @@ import Topology
             #expect(!r.text.contains("www for"), "\(host) got another site's content")
             #expect(r.text.contains("www.example.test") && r.text.contains("*.docs.test"), "names the hosts served: \(r.text)")
         }
+        // An absolute-form target names the host, in any case of its scheme (RFC 9112 §3.2.2).
+        let absolute = try await RawHTTP.async("GET", "HTTP://nobody.test/index.html", port: edge.port, headers: ["Host": "www.example.test"])
+        #expect(absolute.status == 421 && absolute.text.contains("'nobody.test'"), "\(absolute.status) \(absolute.text)")
+        let twoHosts = try RawConnection(host: "127.0.0.1", port: edge.port)
+        twoHosts.send("GET /index.html HTTP/1.1\r\nHost: www.example.test\r\nHost: a.docs.test\r\n\r\n")
+        #expect(try twoHosts.readResponse().status == 400, "two Hosts could select two sites")
+        let portless = try await Self.get(edge, "www.example.test:99999")
+        #expect(portless.status == 421)
         // HTTP/1.0 without Host: no site either.
         let c = try RawConnection(host: "127.0.0.1", port: edge.port)
         c.send("GET /index.html HTTP/1.0\r\n\r\n")
@@ -159,7 +167,9 @@ extension SitesTests {
         }
         #expect(HostPattern.normalise("WWW.Example.:8080") == "www.example")
         #expect(HostPattern.normalise("[::1]:80") == "[::1]")
-        #expect(HostPattern.normalise("[a b]") == nil && HostPattern.normalise("[::1]x") == nil)
+        #expect(HostPattern.normalise("[a b]") == nil && HostPattern.normalise("[::1]x") == nil && HostPattern.normalise("[０::1]") == nil)
+        #expect(HostPattern.split("a.test:8080")! == ("a.test", 8080) && HostPattern.split("a.test")! == ("a.test", nil))
+        #expect(HostPattern.split("a.test:0") == nil && HostPattern.split("a.test:65536") == nil && HostPattern.split("a.test:000000080") == nil)
         #expect(HostPattern.normalise("x:8o") == nil && HostPattern.normalise("a/b") == nil && HostPattern.normalise("") == nil)
     }
 
