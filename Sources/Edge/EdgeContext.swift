@@ -25,6 +25,8 @@ struct EdgeContext: Sendable {
     let keyOrigin: CacheKey.Origin
     /// Where a request goes when the edge has no `[[sites]]`, whatever its host.
     let defaultRoute: Route
+    /// Every host this edge serves, for a 421's message (joined once).
+    let servedHosts: String
 
     init(
         config: EdgeConfig, store: MemoryStore, pushes: PushStore?, coordinator: FetchCoordinator, origin: any OriginClient, stats: EdgeStats,
@@ -44,7 +46,8 @@ struct EdgeContext: Sendable {
         self.via = via
         self.rateLimiter = rateLimiter
         keyOrigin = CacheKey.Origin(scheme: config.origin.scheme, authority: config.origin.authority)
-        defaultRoute = Route(site: nil, keyOrigin: keyOrigin, origin: config.origin.description, originHost: nil, servesPushes: true)
+        defaultRoute = Route(site: nil, keyOrigin: keyOrigin, origin: config.origin.description, originHost: nil)
+        servedHosts = config.sites.flatMap { $0.hosts.map(\.description) }.joined(separator: ", ")
     }
 
     func log(_ line: String) { logger("[\(config.name)] \(line)") }
@@ -88,8 +91,6 @@ struct EdgeContext: Sendable {
         return request.headers.first(name: "host")
     }
 
-    /// Every host this edge serves, for a 421's message.
-    var servedHosts: String { config.sites.flatMap { $0.hosts.map(\.description) }.joined(separator: ", ") }
 }
 
 /// Where one request goes: its site, how its keys begin and the origin its misses ask.
@@ -101,18 +102,17 @@ struct Route: Sendable {
     let origin: String
     /// The `Host` the origin request carries; nil: the origin URL's.
     let originHost: String?
-    /// Pushed objects answer for this site (the first one).
-    let servesPushes: Bool
     /// Its position in `[[sites]]`, for the per-site counters.
     let siteIndex: Int?
+    /// Pushed objects answer for this site: the first one, or the only one.
+    var servesPushes: Bool { siteIndex == nil || siteIndex == 0 }
 
-    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, servesPushes: Bool, siteIndex: Int? = nil) {
+    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, siteIndex: Int? = nil) {
         self.site = site
         self.siteIndex = siteIndex
         self.keyOrigin = keyOrigin
         self.origin = origin
         self.originHost = originHost
-        self.servesPushes = servesPushes
     }
 
     /// A site's route for a client's host (its `Host` as sent, lowercased). Keys begin with the site's name, then the
@@ -120,6 +120,6 @@ struct Route: Sendable {
     init(_ site: SiteConfig, index: Int, host: String) {
         let asked = site.originHost ?? host
         self.init(site: site.name, keyOrigin: CacheKey.Origin(site: site.name, scheme: site.origin.scheme, authority: asked),
-                  origin: site.origin.description, originHost: asked, servesPushes: index == 0, siteIndex: index)
+                  origin: site.origin.description, originHost: asked, siteIndex: index)
     }
 }

@@ -59,7 +59,8 @@ enum RequestPath {
     static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, misdirected: Bool = false, _ s: Setting) -> Next {
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one, is a 400
         // (two could select two sites, one here and another in a proxy in front).
-        let hosts = request.headers[canonicalForm: "host"].count
+        var hosts = 0
+        for (name, _) in request.headers where isHost(name) { hosts += 1 }
         if hosts > 1 || (hosts == 0 && request.version == .http1_1) {
             return .synthesize(.badRequest, hosts > 1 ? "More than one Host header.\n" : "An HTTP/1.1 request needs a Host header.\n", verdict: nil)
         }
@@ -85,6 +86,12 @@ enum RequestPath {
             // Step 2: the key, after the operator's key rules.
             return .lookup(s.key(target, s.route))
         }
+    }
+
+    /// `name` is `Host`, in any case; byte compares, no string made per header on a hit.
+    private static func isHost(_ name: String) -> Bool {
+        let u = name.utf8
+        return u.count == 4 && zip(u, "host".utf8).allSatisfy { $0 | 0x20 == $1 }
     }
 
     // MARK: 3 lookup

@@ -12,8 +12,7 @@ import Topology
     static let setting = RequestPath.Setting(
         config: EdgeConfig(name: "e", origin: OriginURL("http://origin.test")!), scheme: "http",
         key: { target, _ in CacheKey(scheme: "http", authority: "origin.test", pathAndQuery: target) },
-        route: Route(site: nil, keyOrigin: CacheKey.Origin(scheme: "http", authority: "origin.test"), origin: "http://origin.test", originHost: nil,
-                     servesPushes: true),
+        route: Route(site: nil, keyOrigin: CacheKey.Origin(scheme: "http", authority: "origin.test"), origin: "http://origin.test", originHost: nil),
         servedHosts: "www.test"
     )
 
