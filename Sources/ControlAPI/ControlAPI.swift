@@ -57,9 +57,12 @@ public struct StatsSnapshot: Sendable, Codable {
     public struct Site: Sendable, Codable {
         public var outcomes: [String: Counts]
         public var ratios: RatioCounts
-        public init(outcomes: [String: Counts], ratios: RatioCounts) {
+        /// This site's live pushed objects (count and bytes).
+        public var pushed: Counts?
+        public init(outcomes: [String: Counts], ratios: RatioCounts, pushed: Counts? = nil) {
             self.outcomes = outcomes
             self.ratios = ratios
+            self.pushed = pushed
         }
     }
 
@@ -118,9 +121,12 @@ public struct Manifest: Sendable, Codable {
     }
 
     public var edge: String
+    /// The site these objects are pushed to; nil: the edge has no `[[sites]]`.
+    public var site: String?
     public var objects: [Entry]
-    public init(edge: String, objects: [Entry]) {
+    public init(edge: String, site: String? = nil, objects: [Entry]) {
         self.edge = edge
+        self.site = site
         self.objects = objects
     }
 }

@@ -16,10 +16,12 @@ struct AssetTransform: Sendable {
     /// Body bytes queued for the pipeline now. Clients can make an edge fetch many new
     /// compressible objects (`/site.css?1`, `?2`, …): past `maxQueuedBytes` they are stored as
     /// they came, unprocessed, rather than queueing CPU work and copies without bound.
-    private let queued = QueuedBytes()
+    /// Shared by every site's pipeline on one edge: the bound is the edge's.
+    private let queued: QueuedBytes
     static let maxQueuedBytes = 256 << 20
 
-    init(config: EdgeConfig) {
+    init(config: EdgeConfig, queue: QueuedBytes = QueuedBytes()) {
+        queued = queue
         paths = config.assetPaths.map(PathGlob.init)
         maxObjectSize = config.maxObjectSize
         pipeline = AssetPipeline(

@@ -19,15 +19,13 @@ final class ControlHandler: ChannelInboundHandler {
     }
 
     private let edge: EdgeContext
-    private let pushes: PushStore
     private let token: [UInt8]
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var refusal: Refusal?
 
-    init(edge: EdgeContext, pushes: PushStore, token: String) {
+    init(edge: EdgeContext, token: String) {
         self.edge = edge
-        self.pushes = pushes
         self.token = Array(token.utf8)
     }
 
@@ -90,18 +88,22 @@ final class ControlHandler: ChannelInboundHandler {
         case (.GET, "/health"):
             respond(context, h, 200, ["status": "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
         case (.GET, "/stats"):
-            respondJSON(context, h, 200, edge.stats.snapshot(edge: edge.config.name, dataCenter: edge.config.dataCenter, store: edge.store.stats, pushes: pushes, now: edge.clock()))
+            respondJSON(context, h, 200, edge.stats.snapshot(edge: edge.config.name, dataCenter: edge.config.dataCenter, store: edge.store.stats,
+                                                             pushes: edge.sitePushes, now: edge.clock()))
         case (.GET, "/metrics"):
-            let text = edge.stats.prometheusText(store: edge.store.stats, pushes: pushes, now: edge.clock())
+            let text = edge.stats.prometheusText(store: edge.store.stats, pushes: edge.sitePushes, now: edge.clock())
             HTTPResponseWriter.text(context, request: h, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: text))
         case (.GET, "/manifest"):
+            guard let (site, pushes) = pushSite(context, h, target) else { return }
             let prefix = target.values("prefix").first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())
-            respondJSON(context, h, 200, Manifest(edge: edge.config.name, objects: objects))
+            respondJSON(context, h, 200, Manifest(edge: edge.config.name, site: site.name, objects: objects))
         case (.PUT, _) where path.hasPrefix("/push/"):
-            push(context, h, String(path.dropFirst("/push".count)), body)
+            guard let (site, pushes) = pushSite(context, h, target) else { return }
+            push(context, h, String(path.dropFirst("/push".count)), body, site, pushes)
         case (.DELETE, _) where path.hasPrefix("/push/"):
-            delete(context, h, String(path.dropFirst("/push".count)))
+            guard let (_, pushes) = pushSite(context, h, target) else { return }
+            delete(context, h, String(path.dropFirst("/push".count)), pushes)
         case (.POST, "/purge"):
             purge(context, h, target)
         default:
@@ -109,14 +111,30 @@ final class ControlHandler: ChannelInboundHandler {
         }
     }
 
-    private func push(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String, _ body: ByteBuffer) {
+    /// The site a push, delete or manifest names with `site=` (none: the first site, or the
+    /// edge's only one); answers 404 and returns nil when there is no such site.
+    private func pushSite(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ target: RequestTarget) -> (SitePolicy, PushStore)? {
+        let name = target.values("site").first
+        guard let site = edge.site(named: name), let pushes = site.pushes else {
+            respond(context, h, 404, ["error": unknownSite(name ?? "")])
+            return nil
+        }
+        return (site, pushes)
+    }
+
+    private func unknownSite(_ name: String) -> String {
+        let known = edge.config.sites.map(\.name)
+        return known.isEmpty ? "this edge has no [[sites]]; leave site= out" : "no site '\(name)' on this edge; its sites: \(known.joined(separator: ", "))"
+    }
+
+    private func push(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String, _ body: ByteBuffer, _ site: SitePolicy, _ pushes: PushStore) {
         let now = edge.clock()
         let request: PushRequest
         switch PushRequest.parse(path: rawPath, headers: h.headers, now: now) {
         case .failure(let e): return respond(context, h, e.status, ["error": e.message])
         case .success(let r): request = r
         }
-        let pushes = self.pushes, edge = self.edge
+        let edge = self.edge
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> PushedObject.Meta in
             let sha = SHA256Hex.of(buffer: body)
             if let expected = request.sha256, expected != sha {
@@ -126,12 +144,11 @@ final class ControlHandler: ChannelInboundHandler {
                                       expires: request.expires, pushedAt: now)
             try pushes.put(object)
             // Served minified and compressed (brotli 11: it is compressed once and kept).
-            object.response = edge.assets.apply(object.response, strongest: true)
+            object.response = site.assets.apply(object.response, strongest: true)
             pushes.replaceResponse(object)
-            // A pushed object replaces any pulled copy of the same URL (of the first site, when
-            // the edge has several: pushes are that site's).
-            if let site = edge.config.sites.first {
-                _ = edge.store.purge(PurgeSelector(paths: [CacheKey.normalise(request.path)], site: site.name), soft: false, now: now)
+            // A pushed object replaces any pulled copy of the same URL on its site.
+            if let name = site.name {
+                _ = edge.store.purge(PurgeSelector(paths: [CacheKey.normalise(request.path)], site: name), soft: false, now: now)
             } else {
                 edge.store.remove(edge.key(request.path, edge.defaultRoute))
             }
@@ -142,7 +159,7 @@ final class ControlHandler: ChannelInboundHandler {
             let (handler, context) = bound.value
             switch result {
             case .success(let meta):
-                edge.log("pushed \(meta.path) (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))")
+                edge.log("pushed \(meta.path)\(site.name.map { " to site \($0)" } ?? "") (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))")
                 handler.respondJSON(context, h, 201, meta)
             case .failure(let e as PushError):
                 edge.log("push of \(request.path) refused: \(e.message)")
@@ -153,9 +170,8 @@ final class ControlHandler: ChannelInboundHandler {
         }
     }
 
-    private func delete(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String) {
+    private func delete(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String, _ pushes: PushStore) {
         guard let path = PushPath.validate(rawPath) else { return respond(context, h, 400, ["error": "'\(rawPath)' is not a valid path"]) }
-        let pushes = self.pushes
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try pushes.delete(path) }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         future.whenComplete { result in
@@ -182,25 +198,23 @@ final class ControlHandler: ChannelInboundHandler {
         guard !selector.isEmpty else {
             return respond(context, h, 400, ["error": "say what to purge: url=, prefix= or tag= (repeatable), and soft=true for a soft purge"])
         }
-        var pushedSite = true
-        if let site = query.values("site").first {
-            guard edge.config.sites.contains(where: { $0.name == site }) else {
-                let known = edge.config.sites.map(\.name)
-                return respond(context, h, 404, ["error": known.isEmpty ? "this edge has no [[sites]]; purge without site=" : "no site '\(site)' on this edge; its sites: \(known.joined(separator: ", "))"])
-            }
-            selector.site = site
-            pushedSite = site == edge.config.sites.first?.name
+        // No site= purges every site; pushed objects follow the same selector.
+        var pushStores = edge.allPushes
+        if let name = query.values("site").first {
+            guard let site = edge.sites.first(where: { $0.name == name }) else { return respond(context, h, 404, ["error": unknownSite(name)]) }
+            selector.site = name
+            pushStores = site.pushes.map { [$0] } ?? []
         }
         let soft = ["1", "true", "yes"].contains(query.values("soft").first ?? "")
         let pulled = edge.store.purge(selector, soft: soft, now: edge.clock())
-        let pushes = self.pushes
-        let chosen = selector, touchesPushes = pushedSite
+        let chosen = selector, stores = pushStores
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> Int in
-            // Pushed objects cannot revalidate, so only a hard purge touches them; they are the
-            // first site's.
-            guard !soft, touchesPushes else { return 0 }
+            // Pushed objects cannot revalidate, so only a hard purge touches them.
+            guard !soft else { return 0 }
             var n = 0
-            for p in pushes.paths(matching: chosen) where try pushes.delete(p) { n += 1 }
+            for pushes in stores {
+                for p in pushes.paths(matching: chosen) where try pushes.delete(p) { n += 1 }
+            }
             return n
         }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)

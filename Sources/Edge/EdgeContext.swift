@@ -7,12 +7,9 @@ import Topology
 struct EdgeContext: Sendable {
     let config: EdgeConfig
     let store: MemoryStore
-    /// Pushed objects, when the control API is on.
-    let pushes: PushStore?
     let coordinator: FetchCoordinator
     let origin: any OriginClient
     let stats: EdgeStats
-    let assets: AssetTransform
     let accessLog: AccessLog?
     let clock: @Sendable () -> Double
     let logger: @Sendable (String) -> Void
@@ -21,6 +18,11 @@ struct EdgeContext: Sendable {
     /// Per-client request limit, when `rate_limit` is set.
     let rateLimiter: ClientRateLimiter?
 
+    /// One per `[[sites]]`, in their order; empty when the edge has none.
+    let sites: [SitePolicy]
+    /// The edge's own settings: the one site of an edge without `[[sites]]`, and what answers
+    /// requests no site takes (421, CONNECT, denied clients).
+    let edgeSite: SitePolicy
     /// `scheme://authority` of the origin, as every key on this edge begins.
     let keyOrigin: CacheKey.Origin
     /// Where a request goes when the edge has no `[[sites]]`, whatever its host.
@@ -29,33 +31,46 @@ struct EdgeContext: Sendable {
     let servedHosts: String
 
     init(
-        config: EdgeConfig, store: MemoryStore, pushes: PushStore?, coordinator: FetchCoordinator, origin: any OriginClient, stats: EdgeStats,
-        assets: AssetTransform, accessLog: AccessLog?, clock: @escaping @Sendable () -> Double, logger: @escaping @Sendable (String) -> Void,
+        config: EdgeConfig, store: MemoryStore, edgeSite: SitePolicy, sites: [SitePolicy], coordinator: FetchCoordinator, origin: any OriginClient,
+        stats: EdgeStats, accessLog: AccessLog?, clock: @escaping @Sendable () -> Double, logger: @escaping @Sendable (String) -> Void,
         via: String, rateLimiter: ClientRateLimiter?
     ) {
         self.config = config
         self.store = store
-        self.pushes = pushes
+        self.edgeSite = edgeSite
+        self.sites = sites
         self.coordinator = coordinator
         self.origin = origin
         self.stats = stats
-        self.assets = assets
         self.accessLog = accessLog
         self.clock = clock
         self.logger = logger
         self.via = via
         self.rateLimiter = rateLimiter
         keyOrigin = CacheKey.Origin(scheme: config.origin.scheme, authority: config.origin.authority)
-        defaultRoute = Route(site: nil, keyOrigin: keyOrigin, origin: config.origin.description, originHost: nil)
+        defaultRoute = Route(site: nil, keyOrigin: keyOrigin, origin: config.origin.description, originHost: nil, policy: edgeSite)
         servedHosts = config.sites.flatMap { $0.hosts.map(\.description) }.joined(separator: ", ")
     }
+
+    /// The site pushes, manifests and purges of the control API address by name; nil (no
+    /// name) is the first site, or the edge's only one. nil when no site has that name.
+    func site(named name: String?) -> SitePolicy? {
+        guard let name else { return sites.first ?? edgeSite }
+        return sites.first { $0.name == name }
+    }
+
+    /// Every store of pushed objects on this edge (one per site).
+    var allPushes: [PushStore] { sitePushes.compactMap { $0 } }
+    /// Each site's pushed objects, in `[[sites]]` order (the one default site's without sites).
+    var sitePushes: [PushStore?] { sites.isEmpty ? [edgeSite.pushes] : sites.map(\.pushes) }
 
     func log(_ line: String) { logger("[\(config.name)] \(line)") }
 
     /// The cache key of an origin-form target on this edge's origin, after the operator's key
     /// rules (ignored, dropped or sorted query parameters).
     func key(_ target: String, _ route: Route) -> CacheKey {
-        let keyed = config.cacheRules.isEmpty ? target : (config.cacheRules.rule(for: target)?.keyTarget(target) ?? target)
+        let rules = route.policy.config.cacheRules
+        let keyed = rules.isEmpty ? target : (rules.rule(for: target)?.keyTarget(target) ?? target)
         return CacheKey(origin: route.keyOrigin, pathAndQuery: keyed)
     }
 
@@ -67,17 +82,12 @@ struct EdgeContext: Sendable {
         // The host the origin is asked for, and keyed by: normalised, with a port only when it
         // is not the default one, so spellings of one host share one key.
         let asked = port.map { $0 == 80 || $0 == 443 ? host : "\(host):\($0)" } ?? host
-        // An exact name first, then the longest wildcard.
-        if let i = config.sites.firstIndex(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(host) } }) {
-            return Route(config.sites[i], index: i, host: asked)
-        }
-        var best: (index: Int, length: Int)?
-        for (i, site) in config.sites.enumerated() {
-            for p in site.hosts where p.isWildcard && p.matches(host) && p.description.utf8.count > (best?.length ?? 0) {
-                best = (i, p.description.utf8.count)
-            }
-        }
-        return best.map { Route(config.sites[$0.index], index: $0.index, host: asked) }
+        return SiteConfig.index(in: config.sites, host: host).map { Route(config.sites[$0], policy: sites[$0], host: asked) }
+    }
+
+    /// The site a TLS server name selects (nil: none).
+    func tlsSite(serverName: String) -> Int? {
+        HostPattern.normalise(serverName).flatMap { SiteConfig.index(in: config.sites, host: $0) }
     }
 
     /// The authority a request names: an absolute-form target's (RFC 9112 §3.2.2: it wins over
@@ -102,24 +112,24 @@ struct Route: Sendable {
     let origin: String
     /// The `Host` the origin request carries; nil: the origin URL's.
     let originHost: String?
+    /// The site's settings, pipeline and pushed objects.
+    let policy: SitePolicy
     /// Its position in `[[sites]]`, for the per-site counters.
-    let siteIndex: Int?
-    /// Pushed objects answer for this site: the first one, or the only one.
-    var servesPushes: Bool { siteIndex == nil || siteIndex == 0 }
+    var siteIndex: Int? { policy.index }
 
-    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, siteIndex: Int? = nil) {
+    init(site: String?, keyOrigin: CacheKey.Origin, origin: String, originHost: String?, policy: SitePolicy) {
         self.site = site
-        self.siteIndex = siteIndex
         self.keyOrigin = keyOrigin
         self.origin = origin
         self.originHost = originHost
+        self.policy = policy
     }
 
-    /// A site's route for a client's host (its `Host` as sent, lowercased). Keys begin with the site's name, then the
-    /// host the origin is asked for: the client's unless the site sets `origin_host`.
-    init(_ site: SiteConfig, index: Int, host: String) {
+    /// A site's route for a client's host (normalised). Keys begin with the site's name, then
+    /// the host the origin is asked for: the client's unless the site sets `origin_host`.
+    init(_ site: SiteConfig, policy: SitePolicy, host: String) {
         let asked = site.originHost ?? host
         self.init(site: site.name, keyOrigin: CacheKey.Origin(site: site.name, scheme: site.origin.scheme, authority: asked),
-                  origin: site.origin.description, originHost: asked, siteIndex: index)
+                  origin: site.origin.description, originHost: asked, policy: policy)
     }
 }

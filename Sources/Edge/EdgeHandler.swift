@@ -69,6 +69,8 @@ final class EdgeHandler: ChannelInboundHandler {
     /// This event loop's access log buffer.
     private var logShard: AccessLog.Shard?
 
+    /// The connection's TLS server name once read (`.some(nil)`: the client sent none).
+    private var sni: String??
     /// The client's address, read once per connection.
     private var peer: String?
     /// The client is in the `deny` list: every request gets a 403.
@@ -149,17 +151,35 @@ final class EdgeHandler: ChannelInboundHandler {
         sequence += 1
         let retryAfter = edge.rateLimiter?.admit(peerKey, now: edge.clock())
         if retryAfter != nil { edge.stats.refusedRequest(.rateLimited) }
-        var misdirected = false
+        var misdirected: RequestPath.Misdirection?
         if !edge.config.sites.isEmpty {
             // The site the Host selects; its keys and origin for this request.
             if let route = edge.route(request) {
                 setting.route = route
+                // Over TLS, the site the connection was opened for (SNI) must be that one.
+                if scheme == "https", let name = serverName(), edge.tlsSite(serverName: name) != route.siteIndex {
+                    misdirected = .otherSiteThanTLS(serverName: name)
+                    setting.route = edge.defaultRoute
+                }
             } else {
-                misdirected = true
+                misdirected = .unknownHost
                 setting.route = edge.defaultRoute
             }
         }
         run(RequestPath.receive(request, retryAfter: retryAfter, client: peer, misdirected: misdirected, setting), request, body: body)
+    }
+
+    /// The TLS server name (SNI) this connection's client sent, read once from the connection's
+    /// `SNICapture` (an HTTP/2 stream's is its parent connection's); nil: none sent.
+    private func serverName() -> String? {
+        if let known = sni { return known }
+        // (An HTTP/1 connection's parent is the listening socket: its own pipeline comes first.)
+        guard let channel = context?.channel,
+              let capture = (try? channel.pipeline.syncOperations.handler(type: SNICapture.self))
+                ?? (channel.parent.flatMap { p in p.eventLoop.inEventLoop ? try? p.pipeline.syncOperations.handler(type: SNICapture.self) : nil })
+        else { return nil }
+        sni = .some(capture.serverName)
+        return capture.serverName
     }
 
     /// Runs one step of `RequestPath`; lookups run the next.
@@ -170,7 +190,7 @@ final class EdgeHandler: ChannelInboundHandler {
         case .lookup(let key):
             current = Current(request: request, sequence: sequence, key: key)
             let now = edge.clock()
-            let pushed = setting.route.servesPushes ? edge.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? .none : .none
+            let pushed = setting.route.policy.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? .none
             let stored = edge.store.lookup(key, requestHeaders: request.headers)
             run(RequestPath.lookup(key, request, pushed: pushed, stored: stored, now: now, setting), request)
         case .pass(let plan):

@@ -14,6 +14,7 @@ public final class EdgeServer: Sendable {
     private let controlListener = Mutex<HTTPListener?>(nil)
     private let tlsListener = Mutex<HTTPListener?>(nil)
     private let sweeper = Mutex<RepeatedTask?>(nil)
+    private let certificateWatcher = Mutex<RepeatedTask?>(nil)
 
     public var config: EdgeConfig { context.config }
     public var store: MemoryStore { context.store }
@@ -23,24 +24,40 @@ public final class EdgeServer: Sendable {
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) throws {
-        var pushes: PushStore?
-        if config.controlListen != nil {
-            guard config.effectiveControlToken() != nil else {
-                throw EdgeStartError("edge \(config.name) has control_listen but no token: set control_token, control_token_file or OUTPOST_CONTROL_TOKEN")
+        if config.controlListen != nil, config.effectiveControlToken() == nil {
+            throw EdgeStartError("edge \(config.name) has control_listen but no token: set control_token, control_token_file or OUTPOST_CONTROL_TOKEN")
+        }
+        // Each site's settings over the edge's, its pipeline and its pushed objects (loaded
+        // from disk, and given their compressed variants again: those are not stored).
+        let queue = QueuedBytes()
+        func policy(_ site: SiteConfig?, index: Int?) throws -> SitePolicy {
+            let effective = site?.settings(over: config) ?? config
+            let assets = AssetTransform(config: effective, queue: queue)
+            var pushes: PushStore?
+            if config.controlListen != nil {
+                let directory = SitePolicy.pushDirectory(config, site: site?.name)
+                do {
+                    let (store, summary) = try PushStore.open(directory: directory, capacity: effective.pushCapacity, now: clock())
+                    store.transformAll { assets.apply($0, strongest: true) }
+                    pushes = store
+                    log("[\(config.name)] \(site.map { "site \($0.name): " } ?? "")\(directory): \(summary)")
+                } catch {
+                    throw EdgeStartError("edge \(config.name)\(site.map { ", site \($0.name)" } ?? ""): \(error.message)")
+                }
             }
-            do {
-                let (store, summary) = try PushStore.open(directory: config.dataDirectory, capacity: config.pushCapacity, now: clock())
-                pushes = store
-                log("[\(config.name)] \(config.dataDirectory): \(summary)")
-            } catch {
-                throw EdgeStartError("edge \(config.name): \(error.message)")
-            }
+            return SitePolicy(name: site?.name, index: index, config: effective, assets: assets, pushes: pushes)
+        }
+        let sites = try config.sites.enumerated().map { try policy($0.element, index: $0.offset) }
+        // Without sites the edge's own settings are its one site's, pushes included; with
+        // sites, they only answer what no site takes.
+        let edgeSite = config.sites.isEmpty ? try policy(nil, index: nil)
+            : SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config, queue: queue), pushes: nil)
+        if !config.sites.isEmpty, config.controlListen != nil,
+           let left = try? FileManager.default.contentsOfDirectory(atPath: config.dataDirectory + "/objects"), !left.isEmpty {
+            log("[\(config.name)] \(config.dataDirectory)/objects holds \(left.count) objects pushed before this edge had [[sites]]; they are not served. Push them again with outpost push --site NAME, then remove that folder")
         }
         let stats = EdgeStats(edge: config.name, sites: config.sites.map(\.name))
         let accessLog = try config.accessLog.map { try AccessLog(path: $0, onDrop: { stats.accessLogDropped($0) }) }
-        let assets = AssetTransform(config: config)
-        // Pushed objects loaded from disk get their compressed variants again (not stored on disk).
-        pushes?.transformAll { assets.apply($0, strongest: true) }
         var clientConfig = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             // No read timeout here: the fetch keeps `origin_timeout` itself, paused while slow
@@ -54,11 +71,11 @@ public final class EdgeServer: Sendable {
         context = EdgeContext(
             config: config,
             store: MemoryStore(budget: config.cacheSize, policy: config.eviction == .lru ? LRUPolicy() : S3FIFOPolicy(), maxVariants: config.maxVariants),
-            pushes: pushes,
+            edgeSite: edgeSite,
+            sites: sites,
             coordinator: FetchCoordinator(clock: clock),
             origin: HTTPClientOrigin(client: client),
             stats: stats,
-            assets: assets,
             accessLog: accessLog,
             clock: clock,
             logger: log,
@@ -87,22 +104,28 @@ public final class EdgeServer: Sendable {
         }
         listener.withLock { $0 = l }
         if let tls = config.tlsListen {
-            let name = config.name
-            let c = try await TLSListener.bind(host: tls.host, port: tls.port, group: group, certificateFile: config.tlsCertificate,
-                                               keyFile: config.tlsKey, name: name, limits: limits,
-                                               stats: context.stats.tlsListener) { EdgeHandler(edge: context, overTLS: true) }
+            let identity = try TLSListener.identity(certificateFile: config.tlsCertificate, keyFile: config.tlsKey, name: config.name, host: tls.host)
+            let identities = try TLSIdentities(edge: identity, sites: config.sites)
+            let c = try await TLSListener.bind(host: tls.host, port: tls.port, group: group, identities: identities, defaultIdentity: identity,
+                                               limits: limits, stats: context.stats.tlsListener) { EdgeHandler(edge: context, overTLS: true) }
             tlsListener.withLock { $0 = c }
+            // Renewed certificate files are picked up within seconds, without a restart.
+            let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(2)) { _ in
+                NIOThreadPool.singleton.submit { _ in identities.reload(log: context.log) }
+            }
+            certificateWatcher.withLock { $0 = task }
         }
-        if let control = config.controlListen, let pushes = context.pushes, let token = config.effectiveControlToken() {
+        if let control = config.controlListen, let token = config.effectiveControlToken() {
+            let pushes = context.allPushes
             let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group, limits: controlLimits,
                                                 stats: context.stats.controlListener) {
-                ControlHandler(edge: context, pushes: pushes, token: token)
+                ControlHandler(edge: context, token: token)
             }
             controlListener.withLock { $0 = c }
             // Expired pushed objects' files are removed every minute, off the event loops.
             let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(60), delay: .seconds(60)) { _ in
                 NIOThreadPool.singleton.submit { _ in
-                    let n = pushes.sweepExpired(now: context.clock())
+                    let n = pushes.reduce(0) { $0 + $1.sweepExpired(now: context.clock()) }
                     if n > 0 { context.log("removed \(n) expired pushed objects") }
                 }
             }
@@ -119,11 +142,16 @@ public final class EdgeServer: Sendable {
     public var tlsListenerStats: ListenerStats { context.stats.tlsListener }
     /// The bound control port, 0 when the control API is off.
     public var controlPort: Int { controlListener.withLock { $0?.port ?? 0 } }
-    public var pushes: PushStore? { context.pushes }
+    /// The pushed objects of the first site (or the edge's only one).
+    public var pushes: PushStore? { context.site(named: nil)?.pushes }
+    /// A site's pushed objects.
+    public func pushes(site: String) -> PushStore? { context.site(named: site)?.pushes }
+
 
     /// Closes the listener and the origin client.
     public func stop() async {
         sweeper.withLock { $0?.cancel() }
+        certificateWatcher.withLock { $0?.cancel() }
         let l = listener.withLock { $0 }
         await l?.close()
         let c = controlListener.withLock { $0 }
@@ -138,12 +166,12 @@ public final class EdgeServer: Sendable {
 
     /// The counters now, with the hit ratios.
     public var statsSnapshot: EdgeStats.Snapshot {
-        context.stats.snapshot(edge: config.name, dataCenter: config.dataCenter, store: store.stats, pushes: pushes, now: context.clock())
+        context.stats.snapshot(edge: config.name, dataCenter: config.dataCenter, store: store.stats, pushes: context.sitePushes, now: context.clock())
     }
 
     /// The Prometheus exposition the control API serves.
     public func metricsText() -> [UInt8] {
-        context.stats.prometheusText(store: context.store.stats, pushes: context.pushes, now: context.clock())
+        context.stats.prometheusText(store: context.store.stats, pushes: context.sitePushes, now: context.clock())
     }
 
     /// Origin fetches under way now (for tests and stats).

@@ -226,33 +226,35 @@ public final class EdgeStats: Sendable {
         state.withLock { $0.refusedRequests[reason.rawValue] += 1 }
     }
 
-    public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> Snapshot {
+    /// `pushes`: each site's pushed objects, in `[[sites]]` order (the one default site's when
+    /// the edge has none).
+    public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: [PushStore?], now: Double) -> Snapshot {
         let s = state.withLock { $0 }
         let r = Self.ratios(s.outcomes)
         let (all, hits, bytes, savedBytes) = (r.requests, r.hits, r.bytes, r.savedBytes)
-        let pushed = pushes?.manifest(now: now) ?? []
+        let perSite = pushes.map { p in (p?.manifest(now: now) ?? []).reduce(Counts(requests: 0, bytes: 0)) { Counts(requests: $0.requests + 1, bytes: $0.bytes + $1.size) } }
         var snapshot = Snapshot(
             edge: edge, dataCenter: dataCenter, time: now,
             outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, s.outcomes[$0.index]) }),
             origin: s.origin,
             store: .init(objects: store.objects, bytes: store.bytes, budget: store.budget, evictions: store.evictions, rejected: store.rejected),
-            pushed: Counts(requests: pushed.count, bytes: pushed.reduce(0) { $0 + $1.size }),
+            pushed: perSite.reduce(Counts(requests: 0, bytes: 0)) { Counts(requests: $0.requests + $1.requests, bytes: $0.bytes + $1.bytes) },
             ratios: .init(requests: all, bytes: bytes, hits: hits, savedBytes: savedBytes),
             hitRatio: all == 0 ? 0 : Double(hits) / Double(all),
             byteHitRatio: bytes == 0 ? 0 : Double(savedBytes) / Double(bytes),
             definition: Self.definition
         )
         if !siteNames.isEmpty {
-            snapshot.sites = Dictionary(zip(siteNames, s.sites).map { name, counts in
-                (name, StatsSnapshot.Site(outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, counts[$0.index]) }),
-                                          ratios: Self.ratios(counts)))
+            snapshot.sites = Dictionary(zip(siteNames, s.sites).enumerated().map { i, pair in
+                (pair.0, StatsSnapshot.Site(outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, pair.1[$0.index]) }),
+                                            ratios: Self.ratios(pair.1), pushed: i < perSite.count ? perSite[i] : nil))
             }) { a, _ in a }
         }
         return snapshot
     }
 
     /// The Prometheus text exposition, with the store's gauges set now.
-    public func prometheusText(store: MemoryStore.Stats, pushes: PushStore?, now: Double) -> [UInt8] {
+    public func prometheusText(store: MemoryStore.Stats, pushes: [PushStore?], now: Double) -> [UInt8] {
         // Bring the counters up to the exact values (they only ever grow).
         let (deltas, originDelta, dropped, refused) = state.withLock { s -> ([Counts], Counts, Int, [Int]) in
             let d = zip(s.outcomes, s.exported).map { Counts(requests: $0.requests - $1.requests, bytes: $0.bytes - $1.bytes) }
@@ -290,7 +292,7 @@ public final class EdgeStats: Sendable {
         storedObjects.set(Int64(store.objects))
         storedBytes.set(Int64(store.bytes))
         evictions.set(Int64(store.evictions))
-        let pushed = pushes?.manifest(now: now) ?? []
+        let pushed = pushes.flatMap { $0?.manifest(now: now) ?? [] }
         pushedObjects.set(Int64(pushed.count))
         pushedBytes.set(Int64(pushed.reduce(0) { $0 + $1.size }))
         var out: [UInt8] = []

@@ -43,6 +43,8 @@ final class InFlightFetch: OriginResponseHandler {
         /// `scheme://authority` of the origin asked, and the `Host` it is sent (nil: the URL's).
         var origin: String
         var originHost: String? = nil
+        /// The site's settings (cache rules, cookies, pipeline) this fetch runs under.
+        var policy: SitePolicy
     }
 
     private struct State {
@@ -145,7 +147,7 @@ final class InFlightFetch: OriginResponseHandler {
         var headers = EdgeRequest.originHeaders(
             client: plan.requestHeaders, lookup: plan.intent == .ifAllowed && plan.forwardReason != .request,
             clientAddress: clientAddress, scheme: plan.clientScheme, via: edge.via,
-            strip: edge.config.stripRequestHeaders, cookies: edge.config.cookies
+            strip: plan.policy.config.stripRequestHeaders, cookies: plan.policy.config.cookies
         )
         if plan.intent == .ifAllowed, plan.forwardReason == .request, let authorization = plan.requestHeaders.first(name: "authorization") {
             headers.replaceOrAdd(name: "Authorization", value: authorization)
@@ -321,7 +323,7 @@ final class InFlightFetch: OriginResponseHandler {
             // replace the stored copy, which stays for the next validation and stale-if-error.
             ? .notStorable(reason: "server error while revalidating")
             : Storability.decide(method: .GET, requestHeaders: plan.requestHeaders, status: Int(status), responseHeaders: headers,
-                                 setCookieNeedsPublic: edge.config.setCookie == .publicOnly)
+                                 setCookieNeedsPublic: plan.policy.config.setCookie == .publicOnly)
         let contentLength = headers.first(name: "content-length").flatMap { Int($0) }
         let fits = (contentLength ?? 0) <= edge.config.maxObjectSize
         let decision = decide(status: Int(status), headers: headers, storability: rfcStorability, requestTime: requestTime, responseTime: now)
@@ -377,12 +379,12 @@ final class InFlightFetch: OriginResponseHandler {
         }
         if let body = whole, let vary = state.withLock({ $0.machine.head?.vary }) {
             let response = StoredResponse(status: status, headers: headers, body: body, freshness: freshness, vary: vary)
-            if edge.assets.applies(path: plan.key.path, status: status, headers: headers), edge.assets.reserve(body.readableBytes) {
+            if plan.policy.assets.applies(path: plan.key.path, status: status, headers: headers), plan.policy.assets.reserve(body.readableBytes) {
                 state.withLock { $0.machine.processing(verdict) }
                 let immutable = CacheControl(headers: headers).immutable
                 NIOThreadPool.singleton.submit { [self] _ in
-                    let processed = edge.assets.apply(response, strongest: immutable)
-                    edge.assets.release(response.body.readableBytes)
+                    let processed = plan.policy.assets.apply(response, strongest: immutable)
+                    plan.policy.assets.release(response.body.readableBytes)
                     _ = edge.store.insert(plan.key, processed)
                     edge.coordinator.detach(plan.key, self)
                     transition { m in
@@ -413,7 +415,7 @@ final class InFlightFetch: OriginResponseHandler {
                 edge.log("\(failure.message) Serving the stale copy (stale-if-error).")
                 return resolve(stale, forwardStatus: nil, staleIfError: true)
             }
-            if disconnected, stale.freshness.mayServeDisconnected(at: now, within: edge.config.staleIfDisconnected) {
+            if disconnected, stale.freshness.mayServeDisconnected(at: now, within: plan.policy.config.staleIfDisconnected) {
                 edge.log("\(failure.message) Serving the stale copy (stale_if_disconnected).")
                 return resolve(stale, forwardStatus: nil, staleIfError: true)
             }
@@ -443,7 +445,7 @@ final class InFlightFetch: OriginResponseHandler {
     /// for its path (cacheable fetches only).
     private func decide(status: Int, headers: HTTPHeaders, storability: Storability, requestTime: Double, responseTime: Double) -> CachePolicy.Decision {
         let freshness = Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
-        guard plan.intent == .ifAllowed, plan.forwardReason != .request, let rule = edge.config.cacheRules.rule(for: String(plan.key.path)) else {
+        guard plan.intent == .ifAllowed, plan.forwardReason != .request, let rule = plan.policy.config.cacheRules.rule(for: String(plan.key.path)) else {
             return CachePolicy.Decision(storability: storability, freshness: freshness)
         }
         return CachePolicy.apply(rule, status: status, headers: headers, storability: storability, freshness: freshness)

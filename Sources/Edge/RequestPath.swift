@@ -56,7 +56,15 @@ enum RequestPath {
 
     /// Step 1: what the edge does with a request before it looks at the cache. `retryAfter`:
     /// the client is over its rate limit.
-    static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, misdirected: Bool = false, _ s: Setting) -> Next {
+    /// Why a request is not for this edge, or not on this connection (421).
+    enum Misdirection: Sendable, Equatable {
+        /// No site serves its host.
+        case unknownHost
+        /// The connection's TLS server name (SNI) selects another site than its host does.
+        case otherSiteThanTLS(serverName: String)
+    }
+
+    static func receive(_ request: HTTPRequestHead, retryAfter: Int?, client: String?, misdirected: Misdirection? = nil, _ s: Setting) -> Next {
         // RFC 9112 §3.2: an HTTP/1.1 request without Host, or any with more than one, is a 400
         // (two could select two sites, one here and another in a proxy in front).
         var hosts = 0
@@ -64,16 +72,22 @@ enum RequestPath {
         if hosts > 1 || (hosts == 0 && request.version == .http1_1) {
             return .synthesize(.badRequest, hosts > 1 ? "More than one Host header.\n" : "An HTTP/1.1 request needs a Host header.\n", verdict: nil)
         }
-        if misdirected {
-            // RFC 9110 §15.5.20: never another site's content for a host this edge does not serve.
+        if let misdirected {
+            // RFC 9110 §15.5.20: never another site's content for a host this edge does not
+            // serve, nor on a connection opened for another site.
             let host = EdgeContext.requestAuthority(request).map { "'\($0)'" } ?? "a request without Host"
-            return .synthesize(.misdirectedRequest, "This edge does not serve \(host); it serves \(s.servedHosts).\n", verdict: nil)
+            switch misdirected {
+            case .unknownHost:
+                return .synthesize(.misdirectedRequest, "This edge does not serve \(host); it serves \(s.servedHosts).\n", verdict: nil)
+            case .otherSiteThanTLS(let name):
+                return .synthesize(.misdirectedRequest, "This connection was opened for '\(name)' (TLS server name), which is not the site of \(host); open a new connection for \(host).\n", verdict: nil)
+            }
         }
         if let retryAfter {
             return .synthesize(.tooManyRequests, "Too many requests from \(client ?? "this address"); retry in \(retryAfter) s.\n", verdict: nil,
                                extra: ["Retry-After": String(retryAfter)])
         }
-        switch EdgeRequest.receive(request, cookies: s.config.cookies) {
+        switch EdgeRequest.receive(request, cookies: s.route.policy.config.cookies) {
         case .reject(let status, let message):
             return .synthesize(status, message, verdict: nil)
         case .pass(let target, let reason, let invalidates):
@@ -105,7 +119,7 @@ enum RequestPath {
         switch pushed {
         case .live(let object):
             return .deliver(object.response, .pushed(name, ttl: Int(saturating: object.expires - now)))
-        case .expired(let at) where !s.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
+        case .expired(let at) where !s.route.policy.config.pullAfterPushExpiry.contains(where: { key.path.hasPrefix($0) }):
             return .synthesize(.notFound, "\(key.path) was pushed to this edge and expired at \(HTTPDate.format(at)); push it again.\n",
                                verdict: .pushed(name, ttl: nil))
         case .expired, .none:
@@ -142,7 +156,7 @@ enum RequestPath {
         return InFlightFetch.Plan(
             key: key, method: method, requestHeaders: request.headers, intent: intent, revalidating: revalidating, forwardReason: reason,
             invalidates: invalidates, clientScheme: s.scheme, target: EdgeRequest.originForm(request.uri),
-            origin: s.route.origin, originHost: s.route.originHost
+            origin: s.route.origin, originHost: s.route.originHost, policy: s.route.policy
         )
     }
 }

@@ -17,16 +17,23 @@ import X509
 /// the local demo with `curl -k`; real deployments configure `tls_certificate` and `tls_key`).
 enum TLSListener {
     static func bind(
-        host: String, port: Int, group: any EventLoopGroup, certificateFile: String?, keyFile: String?, name: String,
+        host: String, port: Int, group: any EventLoopGroup, identities: TLSIdentities, defaultIdentity: TLSIdentities.Identity,
         limits: ListenerLimits, stats: ListenerStats, makeHandler: @escaping @Sendable () -> any ChannelHandler
     ) async throws -> HTTPListener {
-        let (chain, key) = try identity(certificateFile: certificateFile, keyFile: keyFile, name: name, host: host)
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: defaultIdentity.chain.map { .certificate($0) },
+                                                           privateKey: .privateKey(defaultIdentity.key))
         tls.applicationProtocols = ["h2", "http/1.1"]
+        // Per handshake: the certificate of the site the client names (SNI), noted for the
+        // connection's requests.
+        tls.sslContextCallback = { values, promise in
+            SNICapture.reading.currentValue?.record(values.serverHostname)
+            promise.succeed(identities.override(serverName: values.serverHostname))
+        }
         let context = try NIOSSLContext(configuration: tls)
         return try await HTTPListener.bind(host: host, port: port, group: group, limits: limits, stats: stats) { channel in
             channel.eventLoop.makeCompletedFuture {
                 let sync = channel.pipeline.syncOperations
+                try sync.addHandler(SNICapture())
                 try sync.addHandler(NIOSSLServerHandler(context: context))
                 try sync.addHandler(HandshakeTimeoutHandler(seconds: limits.handshakeTimeout, stats: stats) { event in
                     guard let tls = event as? TLSUserEvent, case .handshakeCompleted = tls else { return false }
@@ -66,10 +73,18 @@ enum TLSListener {
     }
 
     /// The configured certificate chain and key (PEM files), or a fresh self-signed pair.
-    static func identity(certificateFile: String?, keyFile: String?, name: String, host: String) throws -> ([NIOSSLCertificate], NIOSSLPrivateKey) {
+    static func identity(certificateFile: String?, keyFile: String?, name: String, host: String) throws -> TLSIdentities.Identity {
         if let certificateFile, let keyFile {
-            return (try NIOSSLCertificate.fromPEMFile(certificateFile), try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            return try TLSIdentities.load(certificate: certificateFile, key: keyFile)
         }
+        let (certificate, key) = try selfSigned(name: name, host: host)
+        return TLSIdentities.Identity(chain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.utf8)),
+                                      key: try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem), files: nil, stamps: [])
+    }
+
+    /// A self-signed certificate and its key, as PEM: for `name`, localhost and `host` when it
+    /// is an IPv4 address, valid a year.
+    static func selfSigned(name: String, host: String) throws -> (certificate: String, key: String) {
         let key = P256.Signing.PrivateKey()
         let subject = try DistinguishedName { CommonName(name) }
         var names: [GeneralName] = [.dnsName("localhost"), .dnsName(name)]
@@ -80,10 +95,7 @@ enum TLSListener {
             notValidBefore: Date().addingTimeInterval(-3600), notValidAfter: Date().addingTimeInterval(365 * 86_400),
             issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
             issuerPrivateKey: .init(key))
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        return ([try NIOSSLCertificate(bytes: serializer.serializedBytes, format: .der)],
-                try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem))
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
     }
 
     struct IPv4Address {

@@ -12,6 +12,11 @@ struct ControlClient: Sendable {
     let baseURL: String
     let token: String
     let client: HTTPClient
+    /// The site pushes, deletes and manifests go to; nil: the first (or only) one.
+    var site: String? = nil
+
+    /// `&site=NAME` (or `?site=`) when a site is named.
+    private func siteQuery(_ joiner: String) -> String { site.map { "\(joiner)site=\(Self.encodeQuery($0))" } ?? "" }
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -34,7 +39,7 @@ struct ControlClient: Sendable {
 
     func manifest(prefix: String) async throws -> Manifest {
         try checkReachable()
-        let body = try await call(.GET, "/manifest?prefix=\(Self.encodeQuery(prefix))", expect: 200)
+        let body = try await call(.GET, "/manifest?prefix=\(Self.encodeQuery(prefix))" + siteQuery("&"), expect: 200)
         do { return try JSONDecoder().decode(Manifest.self, from: body) } catch {
             throw Failure(description: "\(edge.name): the manifest from \(baseURL) is not what this CLI expects (\(error)); are the CLI and edge the same version?")
         }
@@ -43,7 +48,7 @@ struct ControlClient: Sendable {
     func upload(path: String, data: Data, sha256: String, contentType: String, expires: String, tags: [String]) async throws {
         var headers: HTTPHeaders = ["X-Outpost-Expires": expires, "X-Outpost-SHA256": sha256, "Content-Type": contentType]
         if !tags.isEmpty { headers.add(name: "X-Outpost-Tags", value: tags.joined(separator: ",")) }
-        _ = try await call(.PUT, "/push" + Self.encodePath(path), headers: headers, body: data, expect: 201)
+        _ = try await call(.PUT, "/push" + Self.encodePath(path) + siteQuery("?"), headers: headers, body: data, expect: 201)
     }
 
     func stats() async throws -> EdgeStats.Snapshot {
@@ -53,7 +58,7 @@ struct ControlClient: Sendable {
     }
 
     func delete(path: String) async throws {
-        _ = try await call(.DELETE, "/push" + Self.encodePath(path), expect: 200)
+        _ = try await call(.DELETE, "/push" + Self.encodePath(path) + siteQuery("?"), expect: 200)
     }
 
     func purge(urls: [String], prefixes: [String], tags: [String], soft: Bool, site: String? = nil) async throws -> PurgeResult {

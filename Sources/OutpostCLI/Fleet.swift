@@ -99,3 +99,11 @@ enum Table {
         return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
     }
 }
+
+extension FleetConfig {
+    /// Refuses a `--site` the fleet file does not declare, naming the ones it does.
+    func checkSite(_ name: String?) throws {
+        guard let name, !sites.contains(where: { $0.name == name }) else { return }
+        throw ValidationError("no site '\(name)' in \(file); its sites: \(sites.isEmpty ? "none ([[sites]] is not set)" : sites.map(\.name).joined(separator: ", "))")
+    }
+}

@@ -23,9 +23,7 @@ struct Purge: AsyncParsableCommand {
             throw ValidationError("say what to purge: URLs, --prefix or --tag")
         }
         let loaded = try fleet.load()
-        if let site, !loaded.sites.contains(where: { $0.name == site }) {
-            throw ValidationError("no site '\(site)' in \(loaded.file); its sites: \(loaded.sites.isEmpty ? "none ([[sites]] is not set)" : loaded.sites.map(\.name).joined(separator: ", "))")
-        }
+        try loaded.checkSite(site)
         let edges = try selection.select(loaded)
         let client = HTTPClient.shared
         let rows = await withTaskGroup(of: [String].self) { group in

@@ -24,6 +24,7 @@ struct Push: AsyncParsableCommand {
     @Flag(help: "Remove pushed objects under the prefix that are no longer in the folder.") var delete = false
     @Flag(help: "Show what would change; change nothing.") var dryRun = false
     @Option(help: "Uploads in flight per edge.") var concurrency = 8
+    @Option(help: "The site pushed to (a name from [[sites]] in the fleet file); default: the first one.") var site: String?
     @OptionGroup var fleet: FleetOptions
     @OptionGroup var selection: EdgeSelection
 
@@ -50,7 +51,9 @@ struct Push: AsyncParsableCommand {
     func run() async throws {
         let normalisedPrefix = prefix.hasPrefix("/") ? (prefix.hasSuffix("/") ? prefix : prefix + "/") : "/" + prefix + "/"
         let files = try Self.scan(directory, prefix: normalisedPrefix)
-        let edges = try selection.select(try fleet.load())
+        let loaded = try fleet.load()
+        try loaded.checkSite(site)
+        let edges = try selection.select(loaded)
         let client = HTTPClient.shared
         let progress = Progress(total: files.count * edges.count, enabled: !dryRun)
         let started = Date()
@@ -75,7 +78,7 @@ struct Push: AsyncParsableCommand {
             header: ["edge", dryRun ? "would upload" : "uploaded", "unchanged", dryRun ? "would delete" : "deleted", "failed", "bytes", "time"],
             rows: reports.map { [$0.edge, "\($0.uploaded)", "\($0.unchanged)", "\($0.deleted)", "\($0.failed)", ByteSize.human($0.bytes), String(format: "%.2fs", $0.seconds)] }
         ))
-        print("\(files.count) files in \(directory) → \(edges.count) edges under \(normalisedPrefix), expires \(expires), in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
+        print("\(files.count) files in \(directory) → \(edges.count) edges under \(normalisedPrefix)\(site.map { " of site \($0)" } ?? ""), expires \(expires), in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
         let failures = reports.flatMap(\.errors)
         if !failures.isEmpty {
             Log.line("\n\(failures.count) failed:")
@@ -96,7 +99,9 @@ struct Push: AsyncParsableCommand {
             report.errors = [e.description]
             progress.advance(by: files.count)
             return report
-        case .success(let c): control = c
+        case .success(var c):
+            c.site = site
+            control = c
         }
         let manifest: Manifest
         do { manifest = try await control.manifest(prefix: prefix) } catch {

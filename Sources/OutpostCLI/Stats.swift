@@ -66,9 +66,7 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         let f = try fleet.load()
-        if let site, !f.sites.contains(where: { $0.name == site }) {
-            throw ValidationError("no site '\(site)' in \(f.file); its sites: \(f.sites.isEmpty ? "none ([[sites]] is not set)" : f.sites.map(\.name).joined(separator: ", "))")
-        }
+        try f.checkSite(site)
         let edges = try selection.select(f)
         repeat {
             let report = await collect(f, edges)

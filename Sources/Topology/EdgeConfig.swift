@@ -184,21 +184,8 @@ public struct EdgeConfig: Sendable, Equatable {
         }
         dataDirectory = try s.string("data_dir").map { URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path } ?? "data/\(name)"
         maxPushSize = try s.byteSize("max_push_size", max: 1 << 30) ?? maxPushSize
-        pushCapacity = try s.byteSize("push_capacity", max: 1 << 50) ?? pushCapacity
-        pullAfterPushExpiry = try s.strings("pull_after_push_expiry") ?? []
         eviction = try s.choice("eviction", Eviction.self) ?? eviction
         accessLog = try s.string("access_log").map { $0 == "-" ? $0 : URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path }
-        minify = try s.choices("minify", MinifiedKind.self) ?? minify
-        compress = try s.choices("compress", StoredCoding.self) ?? compress
-        assetPaths = try s.strings("asset_paths") ?? assetPaths
-        for p in assetPaths where !p.hasPrefix("/") { throw s.error("asset_paths", "'\(p)' must start with '/'") }
-        compressMinSize = try s.byteSize("compress_min_size", max: 1 << 30) ?? compressMinSize
-        gzipLevel = try s.integer("gzip_level") ?? gzipLevel
-        guard (1...9).contains(gzipLevel) else { throw s.error("gzip_level", "must be 1 to 9") }
-        brotliLevel = try s.integer("brotli_level") ?? brotliLevel
-        guard (0...11).contains(brotliLevel) else { throw s.error("brotli_level", "must be 0 to 11") }
-        zstdLevel = try s.integer("zstd_level") ?? zstdLevel
-        guard (1...19).contains(zstdLevel) else { throw s.error("zstd_level", "must be 1 to 19") }
         weight = try s.integer("weight") ?? 1
         guard (1...1_000_000).contains(weight) else { throw s.error("weight", "must be 1 to 1000000") }
         publicIPv4 = try s.string("public_ipv4")
@@ -206,19 +193,8 @@ public struct EdgeConfig: Sendable, Equatable {
         publicIPv6 = try s.string("public_ipv6")
         if let v6 = publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
         limits = try ListenerLimits(section: s)
-        cacheRules = try s.sections("cache_rules").map { (r: ConfigSection) throws(ConfigError) -> CacheRule in try CacheRule(section: r) }
-        if let strip = try s.strings("strip_request_headers") {
-            for h in strip where h.isEmpty || !h.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }) {
-                throw s.error("strip_request_headers", "'\(h)' is not a header name")
-            }
-            stripRequestHeaders = Set(strip.map { $0.lowercased() })
-        }
-        if let c = try s.string("cookies") {
-            guard let policy = CookiePolicy(rawValue: c) else { throw s.error("cookies", "'\(c)' is not a cookie policy; use forward, pass or strip") }
-            cookies = policy
-        }
-        setCookie = try s.choice("set_cookie", SetCookiePolicy.self) ?? setCookie
-        staleIfDisconnected = try CacheRule.seconds(s, "stale_if_disconnected") ?? staleIfDisconnected
+        // The settings a site may also set for itself.
+        self = try SiteSettings(section: s).applied(to: self)
         for d in try s.strings("deny") ?? [] {
             guard let c = CIDR(d) else { throw s.error("deny", "'\(d)' is not an address or a network in CIDR form (203.0.113.0/24, 2001:db8::/32)") }
             deny.append(c)
@@ -235,9 +211,6 @@ public struct EdgeConfig: Sendable, Equatable {
             eventLoops = loops
         }
         guard (1...1024).contains(maxVariants) else { throw s.error("max_variants", "must be between 1 and 1024") }
-        for p in pullAfterPushExpiry where !p.hasPrefix("/") {
-            throw s.error("pull_after_push_expiry", "'\(p)' must start with '/'")
-        }
     }
 
     /// The token the control API accepts: OUTPOST_CONTROL_TOKEN from the environment wins over

@@ -7,18 +7,42 @@ public struct SiteConfig: Sendable, Equatable {
     /// The `Host` sent to the origin; nil sends the client's (and then the client's host is part
     /// of the cache key, as the origin may answer each host differently).
     public var originHost: String?
+    /// What this site sets for itself over each edge's settings (cache rules, assets, pushes,
+    /// cookies).
+    public var settings = SiteSettings()
+    /// Its certificate chain and key (PEM files), chosen by SNI on the TLS listener; nil: the
+    /// edge's own.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
 
-    public init(name: String, hosts: [HostPattern], origin: OriginURL, originHost: String? = nil) {
+    public init(name: String, hosts: [HostPattern], origin: OriginURL, originHost: String? = nil, settings: SiteSettings = SiteSettings()) {
         self.name = name
         self.hosts = hosts
         self.origin = origin
         self.originHost = originHost
+        self.settings = settings
     }
+
+    /// An edge's settings as they apply to this site's requests.
+    public func settings(over edge: EdgeConfig) -> EdgeConfig { settings.applied(to: edge) }
 
     public func serves(_ host: String) -> Bool { hosts.contains { $0.matches(host) } }
 
+    /// Which of `sites` a normalised host selects: an exact name first, then the longest
+    /// wildcard; nil when none serves it.
+    public static func index(in sites: [SiteConfig], host: String) -> Int? {
+        if let i = sites.firstIndex(where: { $0.hosts.contains { !$0.isWildcard && $0.matches(host) } }) { return i }
+        var best: (index: Int, length: Int)?
+        for (i, site) in sites.enumerated() {
+            for p in site.hosts where p.isWildcard && p.matches(host) && p.name.utf8.count > (best?.length ?? 0) {
+                best = (i, p.name.utf8.count)
+            }
+        }
+        return best?.index
+    }
+
     static func parse(_ s: ConfigSection, defaultOrigin: OriginURL) throws(ConfigError) -> SiteConfig {
-        try s.rejectUnknownKeys(["name", "hosts", "origin", "origin_host"])
+        try s.rejectUnknownKeys(Set(["name", "hosts", "origin", "origin_host", "tls_certificate", "tls_key"]).union(SiteSettings.keys))
         let name = try s.requiredString("name")
         guard (1...63).contains(name.utf8.count), name.utf8.allSatisfy({ isNameByte($0) }) else {
             throw s.error("name", "'\(name)' is not a site name: use 1 to 63 lowercase letters, digits, '-' or '_'")
@@ -41,7 +65,13 @@ public struct SiteConfig: Sendable, Equatable {
             guard HostPattern.isAuthority(text) else { throw s.error("origin_host", "'\(text)' is not a host or host:port") }
             originHost = text
         }
-        return SiteConfig(name: name, hosts: hosts, origin: origin, originHost: originHost)
+        var site = SiteConfig(name: name, hosts: hosts, origin: origin, originHost: originHost, settings: try SiteSettings(section: s))
+        site.tlsCertificate = try s.string("tls_certificate").map { relative($0, to: s.file) }
+        site.tlsKey = try s.string("tls_key").map { relative($0, to: s.file) }
+        guard (site.tlsCertificate == nil) == (site.tlsKey == nil) else {
+            throw s.error(site.tlsCertificate == nil ? "tls_key" : "tls_certificate", "set both tls_certificate and tls_key for site '\(name)', or neither (the edge's certificate is then used)")
+        }
+        return site
     }
 
     private static func isNameByte(_ b: UInt8) -> Bool {

@@ -33,10 +33,16 @@ import Testing
         }
         let url = "http://127.0.0.1:\(lab.httpPort)/dashboard"
         // A browser on a machine busy with the other tests may dump the page before its fetch
-        // returns: asked up to three times for the rendered page.
+        // returns, or before the director has polled every edge twice (a line needs two
+        // points): asked up to five times, a second apart, until the page shows all of it.
+        func rendered(_ dom: String) -> Bool {
+            dom.contains("id=\"fleet-ratio\">90.0%<") && dom.contains("width:90.0%")
+                && (dom.range(of: "id=\"cumulative\"").map { dom[$0.upperBound...].prefix(300).contains(" L") } ?? false)
+        }
         var browser = try ProcessRun.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
                                                  "--virtual-time-budget=4000", "--dump-dom", url])
-        for _ in 0..<2 where !browser.stdout.contains("id=\"fleet-ratio\">90.0%<") {
+        for _ in 0..<4 where !rendered(browser.stdout) {
+            try await Task.sleep(for: .seconds(1))
             browser = try ProcessRun.run(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
                                                  "--virtual-time-budget=8000", "--dump-dom", url])
         }

@@ -86,9 +86,10 @@ final class ScriptedOriginClient: OriginClient {
             config.compress = []
             let clock = self.clock
             edge = EdgeContext(
-                config: config, store: MemoryStore(budget: config.cacheSize), pushes: pushes,
+                config: config, store: MemoryStore(budget: config.cacheSize),
+                edgeSite: SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config), pushes: pushes), sites: [],
                 coordinator: FetchCoordinator(clock: { clock.now.withLock { $0 } }), origin: origin, stats: EdgeStats(edge: "e"),
-                assets: AssetTransform(config: config), accessLog: nil, clock: { clock.now.withLock { $0 } }, logger: { _ in },
+                accessLog: nil, clock: { clock.now.withLock { $0 } }, logger: { _ in },
                 via: "1.1 e (outpost)", rateLimiter: nil
             )
         }
@@ -121,7 +122,7 @@ final class ScriptedOriginClient: OriginClient {
             return r
         }
 
-        func outcome(_ name: String) -> Int { edge.stats.snapshot(edge: "e", dataCenter: "d", store: edge.store.stats, pushes: nil, now: 0).outcomes[name]?.requests ?? 0 }
+        func outcome(_ name: String) -> Int { edge.stats.snapshot(edge: "e", dataCenter: "d", store: edge.store.stats, pushes: [], now: 0).outcomes[name]?.requests ?? 0 }
     }
 
     static let cacheable: [(String, String)] = [("Cache-Control", "max-age=60"), ("ETag", "\"e1\""), ("Content-Length", "5")]

@@ -9,10 +9,12 @@ import Topology
 /// Steps 1–3 of the request path as tables: which step follows, for each kind of request and
 /// each state of the store.
 @Suite struct RequestPathTests {
+    static let config = EdgeConfig(name: "e", origin: OriginURL("http://origin.test")!)
     static let setting = RequestPath.Setting(
-        config: EdgeConfig(name: "e", origin: OriginURL("http://origin.test")!), scheme: "http",
+        config: config, scheme: "http",
         key: { target, _ in CacheKey(scheme: "http", authority: "origin.test", pathAndQuery: target) },
-        route: Route(site: nil, keyOrigin: CacheKey.Origin(scheme: "http", authority: "origin.test"), origin: "http://origin.test", originHost: nil),
+        route: Route(site: nil, keyOrigin: CacheKey.Origin(scheme: "http", authority: "origin.test"), origin: "http://origin.test", originHost: nil,
+                     policy: SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config), pushes: nil)),
         servedHosts: "www.test"
     )
 
@@ -53,7 +55,7 @@ import Topology
     }
 
     @Test func aHostNoSiteServesIs421BeforeAnythingElse() {
-        let next = RequestPath.receive(Self.request(.GET, "/a", host: "evil.test"), retryAfter: 3, client: nil, misdirected: true, Self.setting)
+        let next = RequestPath.receive(Self.request(.GET, "/a", host: "evil.test"), retryAfter: 3, client: nil, misdirected: .unknownHost, Self.setting)
         #expect(Self.name(next) == "synthesize 421")
         if case .synthesize(_, let text, _, _) = next { #expect(text.contains("'evil.test'") && text.contains("www.test")) }
     }
@@ -90,7 +92,10 @@ import Topology
 
     @Test func anExpiredPushIsPulledAgainWherePullAfterPushExpirySaysSo() {
         var setting = Self.setting
-        setting.config.pullAfterPushExpiry = ["/p"]
+        var config = Self.config
+        config.pullAfterPushExpiry = ["/p"]
+        setting.route = Route(site: nil, keyOrigin: setting.route.keyOrigin, origin: setting.route.origin, originHost: nil,
+                              policy: SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config), pushes: nil))
         let key = CacheKey(scheme: "http", authority: "origin.test", pathAndQuery: "/p")
         let next = RequestPath.lookup(key, Self.request(.GET, "/p"), pushed: .expired(at: 900), stored: nil, now: 1000, setting)
         #expect(Self.name(next) == "fetch GET miss")

@@ -106,15 +106,99 @@ import Topology
         await edge.stop()
     }
 
-    @Test func pushedContentIsTheFirstSitesOnly() async throws {
+    @Test func pushesManifestsAndPurgesAreEachSitesOwn() async throws {
         let (www, docs) = try await Self.origins()
         let dir = TemporaryFolder()
-        let edge = try await Self.edge(www, docs, dataDir: dir.path)
-        let pushed = try await RawHTTP.async("PUT", "/push/index.html", port: edge.controlPort,
-                                             headers: ["Authorization": "Bearer \(Self.token)", "X-Outpost-Expires": "1h"], body: "pushed")
-        #expect(pushed.status == 201)
-        #expect(try await Self.get(edge, "www.example.test").text == "pushed")
+        var edge = try await Self.edge(www, docs, dataDir: dir.path)
+        let auth = ["Authorization": "Bearer \(Self.token)", "X-Outpost-Expires": "1h"]
+        // No site= is the first site; site=docs is docs'.
+        #expect(try await RawHTTP.async("PUT", "/push/index.html", port: edge.controlPort, headers: auth, body: "pushed to www").status == 201)
+        #expect(try await RawHTTP.async("PUT", "/push/guide.txt?site=docs", port: edge.controlPort, headers: auth, body: "pushed to docs").status == 201)
+        let unknown = try await RawHTTP.async("PUT", "/push/x.txt?site=nope", port: edge.controlPort, headers: auth, body: "x")
+        #expect(unknown.status == 404 && unknown.text.contains("www, docs"), "\(unknown.text)")
+        #expect(try await Self.get(edge, "www.example.test").text == "pushed to www")
         #expect(try await Self.get(edge, "a.docs.test").text == "docs for a.docs.test", "a push to one site is invisible on the other")
+        #expect(try await Self.get(edge, "a.docs.test", "/guide.txt").text == "pushed to docs")
+        let wwwGuide = try await Self.get(edge, "www.example.test", "/guide.txt")
+        #expect(wwwGuide.status == 404 && !wwwGuide.text.contains("pushed to docs"))
+        let manifest = try await RawHTTP.async("GET", "/manifest?site=docs", port: edge.controlPort, headers: auth)
+        #expect(manifest.text.contains("\"site\":\"docs\"") && manifest.text.contains("/guide.txt") && !manifest.text.contains("/index.html"), "\(manifest.text)")
+        // Each site's pushes are in its own folder, and back after a restart.
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/sites/docs/objects"))
+        await edge.stop()
+        edge = try await Self.edge(www, docs, dataDir: dir.path)
+        #expect(try await Self.get(edge, "a.docs.test", "/guide.txt").text == "pushed to docs")
+        #expect(try await Self.get(edge, "www.example.test").text == "pushed to www")
+        // A purge of one site's pushes leaves the other's.
+        let purged = try await RawHTTP.async("POST", "/purge?prefix=/&site=docs", port: edge.controlPort, headers: auth, body: "")
+        #expect(purged.text.contains("\"pushed\":1"), "\(purged.text)")
+        #expect(try await Self.get(edge, "a.docs.test", "/guide.txt").status == 404)
+        #expect(try await Self.get(edge, "www.example.test").text == "pushed to www")
+        let stats = try await RawHTTP.async("GET", "/stats", port: edge.controlPort, headers: auth)
+        #expect(stats.text.contains("\"pushed\":{\"bytes\":13,\"requests\":1}") || stats.text.contains("\"pushed\":{\"requests\":1,\"bytes\":13}"), "\(stats.text.prefix(600))")
+        await edge.stop()
+    }
+
+    /// A site's own cache rules, asset settings and push capacity win over the edge's.
+    @Test func eachSiteHasItsOwnCacheRulesAssetsAndPushCapacity() async throws {
+        let www = ScriptedOrigin(), docs = ScriptedOrigin()
+        let css = String(repeating: "body  {  color : red ;  }\n", count: 40)
+        for origin in [www, docs] {
+            origin.route("/plain.txt") { _ in .init(headers: [("Content-Type", "text/plain")], body: "no lifetime stated") }
+            origin.route("/site.css") { _ in .init(headers: [("Cache-Control", "max-age=300"), ("Content-Type", "text/css")], body: css) }
+        }
+        _ = try await www.start()
+        _ = try await docs.start()
+        let dir = TemporaryFolder()
+        dir.write("e.toml", "name = \"e\"\ndata_center = \"dc\"\nlisten = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\ncontrol_token = \"\(Self.token)\"\n")
+        let fleetFile = dir.write("fleet.toml", """
+            origin = "\(www.url)"
+            [[data_centers]]
+            name = "dc"
+            location = { lat = 0, lon = 0 }
+            edges = ["e.toml"]
+            [[sites]]
+            name = "www"
+            hosts = ["www.test"]
+            [[sites]]
+            name = "docs"
+            hosts = ["docs.test"]
+            origin = "\(docs.url)"
+            minify = []
+            compress = []
+            push_capacity = "10B"
+            [[sites.cache_rules]]
+            path = "/**.txt"
+            default_ttl = "1h"
+            """)
+        let fleet = try FleetConfig.load(file: fleetFile)
+        #expect(fleet.sites[1].settings.cacheRules?.count == 1 && fleet.sites[1].settings.compress == [] && fleet.sites[1].settings.pushCapacity == 10)
+        var config = fleet.allEdges[0]
+        config.dataDirectory = dir.path + "/data"
+        let edge = try EdgeServer(config: config)
+        try await edge.start()
+        // docs' rule stores what states no lifetime; www has no rule, so it is not stored.
+        for _ in 0..<2 {
+            _ = try await RawHTTP.async("GET", "/plain.txt", port: edge.port, headers: ["Host": "docs.test"])
+            _ = try await RawHTTP.async("GET", "/plain.txt", port: edge.port, headers: ["Host": "www.test"])
+        }
+        #expect(docs.count("/plain.txt") == 1 && www.count("/plain.txt") == 2, "docs \(docs.count("/plain.txt")), www \(www.count("/plain.txt"))")
+        // www minifies and compresses its CSS; docs serves it as it came.
+        _ = try await RawHTTP.async("GET", "/site.css", port: edge.port, headers: ["Host": "www.test"])
+        _ = try await RawHTTP.async("GET", "/site.css", port: edge.port, headers: ["Host": "docs.test"])
+        var wwwCoding: String?
+        for _ in 0..<50 where wwwCoding != "gzip" {  // the pipeline runs off the event loop
+            wwwCoding = try await RawHTTP.async("GET", "/site.css", port: edge.port, headers: ["Host": "www.test", "Accept-Encoding": "gzip"]).header("content-encoding")
+            if wwwCoding != "gzip" { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(wwwCoding == "gzip", "www's CSS is compressed")
+        let docsCSS = try await RawHTTP.async("GET", "/site.css", port: edge.port, headers: ["Host": "docs.test", "Accept-Encoding": "gzip"])
+        #expect(docsCSS.header("content-encoding") == nil && docsCSS.text == css, "docs' CSS is as the origin sent it")
+        // docs may hold 10 bytes of pushes; www the edge's default.
+        let auth = ["Authorization": "Bearer \(Self.token)", "X-Outpost-Expires": "1h"]
+        let big = try await RawHTTP.async("PUT", "/push/big.txt?site=docs", port: edge.controlPort, headers: auth, body: "more than ten bytes")
+        #expect(big.status == 507, "\(big.status) \(big.text)")
+        #expect(try await RawHTTP.async("PUT", "/push/big.txt?site=www", port: edge.controlPort, headers: auth, body: "more than ten bytes").status == 201)
         await edge.stop()
     }
 }
@@ -200,6 +284,9 @@ extension SitesTests {
             ("[[sites]]\nname = \"a\"\nhosts = [\"x.test:80\"]\n", "not a hostname"),
             ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\norigin = \"ftp://x\"\n", "origin"),
             ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\ncolour = 1\n", "colour"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\ntls_certificate = \"a.crt\"\n", "set both tls_certificate and tls_key"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\ngzip_level = 10\n", "gzip_level"),
+            ("[[sites]]\nname = \"a\"\nhosts = [\"x.test\"]\n[[sites.cache_rules]]\npath = \"nope\"\n", "must start with '/'"),
         ]
         for (text, message) in cases {
             let file = dir.write("bad.toml", "origin = \"http://127.0.0.1:8080\"\n" + dc + text)

@@ -42,3 +42,62 @@ import Topology
         await origin.stop()
     }
 }
+
+/// A certificate per site, chosen by SNI and read again when its files change; a Host of
+/// another site than the connection's server name is 421.
+extension TLSTests {
+    static func subject(_ stderr: String) -> String {
+        stderr.split(separator: "\n").first { $0.contains("subject:") }.map(String.init) ?? "(no subject in curl -v)"
+    }
+
+    @Test func eachSiteHasItsCertificateBySNIReloadedWhenItsFilesChange() async throws {
+        guard let curl = Self.curl else {
+            print("curl is not installed: the SNI test did not run")
+            return
+        }
+        let origin = ScriptedOrigin()
+        origin.route("/index.html") { req in .init(headers: [("Cache-Control", "max-age=60")], body: "for \(req.header("host") ?? "-")") }
+        _ = try await origin.start()
+        let dir = TemporaryFolder()
+        let first = try TLSListener.selfSigned(name: "docs-first.test", host: "127.0.0.1")
+        let certFile = dir.write("docs.crt", first.certificate), keyFile = dir.write("docs.key", first.key)
+        var config = EdgeConfig(name: "sni-edge", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin.url)!)
+        config.tlsListen = ListenAddress(host: "127.0.0.1", port: 0)
+        var docs = SiteConfig(name: "docs", hosts: [HostPattern("docs.test")!, HostPattern("*.docs.test")!], origin: OriginURL(origin.url)!)
+        (docs.tlsCertificate, docs.tlsKey) = (certFile, keyFile)
+        config.sites = [SiteConfig(name: "www", hosts: [HostPattern("www.test")!], origin: OriginURL(origin.url)!), docs]
+        let edge = try EdgeServer(config: config)
+        try await edge.start()
+        let port = edge.tlsPort
+        func get(_ name: String, host: String? = nil) throws -> (body: String, subject: String) {
+            let run = try ProcessRun.run(curl, ["-skv", "--max-time", "10", "--resolve", "\(name):\(port):127.0.0.1"]
+                                         + (host.map { ["-H", "Host: \($0)"] } ?? []) + ["https://\(name):\(port)/index.html"])
+            return (run.stdout, Self.subject(run.stderr))
+        }
+        let d = try get("api.docs.test")
+        #expect(d.subject.contains("docs-first.test") && d.body == "for api.docs.test:\(port)", "\(d)")
+        let w = try get("www.test")
+        #expect(w.subject.contains("sni-edge") && w.body == "for www.test:\(port)", "the edge's own certificate for a site without one: \(w)")
+        // HTTP/2 and HTTP/1.1 both refuse a Host of another site than the connection's.
+        for version in ["--http2", "--http1.1"] {
+            let run = try ProcessRun.run(curl, ["-sk", version, "--max-time", "10", "--resolve", "docs.test:\(port):127.0.0.1", "-H", "Host: www.test",
+                                                "-w", "\n%{http_code}", "https://docs.test:\(port)/index.html"])
+            #expect(run.stdout.hasSuffix("\n421") && run.stdout.contains("opened for 'docs.test'") && !run.stdout.contains("for www.test"), "\(version): \(run.stdout)")
+        }
+        // Without SNI (an address) the Host alone selects the site.
+        let bare = try ProcessRun.run(curl, ["-sk", "--max-time", "10", "-H", "Host: www.test", "https://127.0.0.1:\(port)/index.html"])
+        #expect(bare.stdout == "for www.test", "\(bare.stdout)")
+        // Renewed files are served within seconds, without a restart.
+        let renewed = try TLSListener.selfSigned(name: "docs-renewed.test", host: "127.0.0.1")
+        dir.write("docs.key", renewed.key)
+        dir.write("docs.crt", renewed.certificate)
+        var now = try get("docs.test")
+        for _ in 0..<40 where !now.subject.contains("docs-renewed.test") {
+            try await Task.sleep(for: .milliseconds(250))
+            now = try get("docs.test")
+        }
+        #expect(now.subject.contains("docs-renewed.test"), "\(now.subject)")
+        await edge.stop()
+        await origin.stop()
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+import Topology
+import X509
+
+/// The certificates the TLS listener presents: each site's own (chosen by the client's SNI),
+/// else the edge's. Files are read again when they change (`reload`, every few seconds, off the
+/// event loops), so a renewed certificate is served without a restart; a file that does not
+/// load keeps the one before it, and says so.
+final class TLSIdentities: Sendable {
+    struct Identity: Sendable {
+        var chain: [NIOSSLCertificate]
+        var key: NIOSSLPrivateKey
+        /// The PEM files and what they were when read; nil: made at start (self-signed).
+        var files: (certificate: String, key: String)?
+        var stamps: [FileStamp]
+    }
+
+    /// What a file was when read: a change to either means read it again.
+    struct FileStamp: Sendable, Equatable {
+        var modified: Double
+        var size: Int
+        init?(_ path: String) {
+            guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
+            modified = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            size = (a[.size] as? NSNumber)?.intValue ?? 0
+        }
+    }
+
+    private let sites: [SiteConfig]
+    /// [0]: the edge's; then one per site (nil: that site uses the edge's).
+    private let identities: Mutex<(edge: Identity, sites: [Identity?])>
+
+    init(edge: Identity, sites: [SiteConfig]) throws {
+        self.sites = sites
+        var own: [Identity?] = []
+        for site in sites {
+            guard let cert = site.tlsCertificate, let key = site.tlsKey else { own.append(nil); continue }
+            do { own.append(try Self.load(certificate: cert, key: key)) } catch {
+                throw EdgeStartError("site \(site.name): cannot load its TLS certificate \(cert) and key \(key): \(error); check the PEM files")
+            }
+        }
+        identities = Mutex((edge, own))
+    }
+
+    static func load(certificate: String, key: String) throws -> Identity {
+        let stamps = [FileStamp(certificate), FileStamp(key)].compactMap { $0 }
+        let certificatePEM = try String(contentsOfFile: certificate, encoding: .utf8), keyPEM = try String(contentsOfFile: key, encoding: .utf8)
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
+        guard !chain.isEmpty else { throw EdgeStartError("\(certificate) holds no certificate") }
+        // A key that is not the certificate's would fail every handshake: refused here (a
+        // renewal caught between its two files is read again when the second one lands).
+        if let leaf = try? Certificate(pemEncoded: certificatePEM), let k = try? Certificate.PrivateKey(pemEncoded: keyPEM), k.publicKey != leaf.publicKey {
+            throw EdgeStartError("the key in \(key) is not the key of the certificate in \(certificate)")
+        }
+        return Identity(chain: chain, key: try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem), files: (certificate, key), stamps: stamps)
+    }
+
+    /// The site an SNI name selects (nil: none, or no name sent).
+    func siteIndex(serverName: String?) -> Int? {
+        guard let name = serverName.flatMap(HostPattern.normalise) else { return nil }
+        return SiteConfig.index(in: sites, host: name)
+    }
+
+    /// The certificate and key for a handshake that asked for `serverName`.
+    func override(serverName: String?) -> NIOSSLContextConfigurationOverride {
+        let index = siteIndex(serverName: serverName)
+        let chosen = identities.withLock { i in index.flatMap { i.sites[$0] } ?? i.edge }
+        var o = NIOSSLContextConfigurationOverride()
+        o.certificateChain = chosen.chain.map { .certificate($0) }
+        o.privateKey = .privateKey(chosen.key)
+        return o
+    }
+
+    /// Reads again every certificate whose files changed. Blocking file work: call off the
+    /// event loops.
+    func reload(log: (String) -> Void) {
+        func fresh(_ current: Identity, _ label: String) -> Identity? {
+            guard let (cert, key) = current.files else { return nil }
+            let now = [FileStamp(cert), FileStamp(key)].compactMap { $0 }
+            guard now != current.stamps else { return nil }
+            do {
+                let loaded = try Self.load(certificate: cert, key: key)
+                log("\(label): TLS certificate \(cert) changed; serving the new one")
+                return loaded
+            } catch {
+                log("\(label): TLS certificate \(cert) or key \(key) changed but does not load (\(error)); still serving the previous one. Fix the files")
+                var kept = current
+                kept.stamps = now  // said once per change, not every few seconds
+                return kept
+            }
+        }
+        let current = identities.withLock { $0 }
+        let edge = fresh(current.edge, "edge")
+        let sites = current.sites.enumerated().map { i, s in s.flatMap { fresh($0, "site \(self.sites[i].name)") } }
+        guard edge != nil || sites.contains(where: { $0 != nil }) else { return }
+        identities.withLock { i in
+            if let edge { i.edge = edge }
+            for (n, s) in sites.enumerated() { if let s { i.sites[n] = s } }
+        }
+    }
+}
+
+/// First on a TLS connection's pipeline: keeps the server name (SNI) the client asked for, so
+/// the request path can refuse a `Host` of another site (421). The certificate callback runs
+/// inside the TLS handler's read of the ClientHello; this handler marks, for that read, which
+/// connection it is on.
+final class SNICapture: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    private let name = Mutex<String?>(nil)
+    private let recorded = Atomic<Bool>(false)
+
+    /// The connection whose bytes the TLS handler is reading on this thread now.
+    static let reading = ThreadSpecificVariable<SNICapture>()
+
+    /// The server name of the handshake; nil before it, or when the client sent none.
+    var serverName: String? { name.withLock { $0 } }
+
+    func record(_ serverName: String?) {
+        name.withLock { $0 = serverName }
+        recorded.store(true, ordering: .relaxed)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !recorded.load(ordering: .relaxed) else { return context.fireChannelRead(data) }
+        Self.reading.currentValue = self
+        context.fireChannelRead(data)
+        Self.reading.currentValue = nil
+    }
+}
