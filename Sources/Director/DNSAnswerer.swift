@@ -10,13 +10,30 @@ public struct DNSAnswerer: Sendable {
     public var nameServerAddress: IPAddress?
     /// Serial of the SOA: the zone's content changes with health, so it is the start time.
     public var serial: UInt32
+    /// The names in the zone that get edges: the apex, `www`, and every site's hostname that
+    /// lies in the zone (exact, or any name under a wildcard's suffix), relative and folded.
+    var exactNames: Set<[String]> = [[], ["www"]]
+    var wildcardSuffixes: [[String]] = []
 
-    public init(zone: String, ttl: Int, answerCount: Int, nameServerAddress: IPAddress?, serial: UInt32) {
+    public init(zone: String, ttl: Int, answerCount: Int, nameServerAddress: IPAddress?, serial: UInt32, sites: [SiteConfig] = []) {
         self.zone = DNSName(zone)
         self.ttl = UInt32(clamping: ttl)
         self.answerCount = answerCount
         self.nameServerAddress = nameServerAddress
         self.serial = serial
+        let zoneLabels = self.zone.folded
+        for pattern in sites.flatMap(\.hosts) {
+            let text = pattern.description
+            let labels = DNSName(pattern.isWildcard ? String(text.dropFirst(2)) : text).folded
+            guard labels.count >= zoneLabels.count, Array(labels.suffix(zoneLabels.count)) == zoneLabels else { continue }
+            let relative = Array(labels.dropLast(zoneLabels.count))
+            if pattern.isWildcard { wildcardSuffixes.append(relative) } else { exactNames.insert(relative) }
+        }
+    }
+
+    /// Whether a name (relative to the zone, folded) is one the edges serve.
+    func servesEdges(_ relative: [String]) -> Bool {
+        exactNames.contains(relative) || wildcardSuffixes.contains { relative.count > $0.count && Array(relative.suffix($0.count)) == $0 }
     }
 
     public enum Transport: Sendable { case udp, tcp }
@@ -116,7 +133,7 @@ public struct DNSAnswerer: Sendable {
             serial: serial, refresh: 3600, retry: 600, expire: 86_400, minimum: ttl))
         let t = question.type
         switch Array(relative) {
-        case [], ["www"]:
+        case let name where name != ["ns1"] && servesEdges(name):
             if relative.isEmpty && t == DNSMessage.RRType.soa {
                 r.answers = [soa]
             } else if relative.isEmpty && t == DNSMessage.RRType.ns {

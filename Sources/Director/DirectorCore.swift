@@ -27,8 +27,13 @@ public final class DirectorCore: Sendable {
         self.log = log
         answerer = DNSAnswerer(
             zone: fleet.director.zone, ttl: fleet.director.ttl, answerCount: fleet.director.answerCount,
-            nameServerAddress: IPAddress(fleet.director.dnsListen.host), serial: UInt32(clamping: Int(saturating: clock()))
+            nameServerAddress: IPAddress(fleet.director.dnsListen.host), serial: UInt32(clamping: Int(saturating: clock())), sites: fleet.sites
         )
+    }
+
+    /// The site a hostname belongs to (nil: none, or the fleet has no `[[sites]]`).
+    public func site(host: String) -> String? {
+        HostPattern.normalise(host).flatMap { SiteConfig.index(in: fleet.sites, host: $0) }.map { fleet.sites[$0].name }
     }
 
     public func route(client: IPAddress?, subnet: CIDR?) -> RouteDecision {

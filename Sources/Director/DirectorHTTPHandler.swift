@@ -48,7 +48,13 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
                 }
             }
             let d = core.route(client: client, subnet: subnet)
-            writeEncodable(context, h, .ok, RouteBody(d))
+            var body = RouteBody(d)
+            // The site of the name asked (host=, else this request's Host): the same edges serve it.
+            if let host = target.values("host").first ?? h.headers.first(name: "host") {
+                body.host = host
+                body.site = core.site(host: host)
+            }
+            writeEncodable(context, h, .ok, body)
         case "/status":
             writeBody(context, h, .ok, type: "text/html; charset=utf-8",
                       StatusPage.render(fleet: core.fleet, health: core.monitor.snapshot, changes: core.monitor.recentChanges, now: core.clock()))
@@ -65,6 +71,7 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
                 return write(context, h, .serviceUnavailable, json: ["error": "no edge is configured"])
             }
             var headers: HTTPHeaders = ["Location": edge.publicURL + h.uri, "Cache-Control": "no-store", "X-Outpost-Edge": edge.name, "X-Outpost-Reason": d.reason]
+            if let site = h.headers.first(name: "host").flatMap(core.site(host:)) { headers.add(name: "X-Outpost-Site", value: site) }
             headers.add(name: "Content-Length", value: "0")
             write(context, h, .found, headers: headers, body: nil)
         }
@@ -89,6 +96,9 @@ final class DirectorHTTPHandler: ChannelInboundHandler {
         var edges: [Edge]
         var failOpen: Bool
         var reason: String
+        /// The name asked about, and the site it is (nil: none of the fleet's sites).
+        var host: String?
+        var site: String?
 
         init(_ d: RouteDecision) {
             client = d.client

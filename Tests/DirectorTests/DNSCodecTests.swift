@@ -144,3 +144,28 @@ import Topology
         #expect(badvers.rcode == 0 && badvers.edns?.extendedRCode == DNSMessage.RCode.badVersExtended && badvers.edns?.version == 0)
     }
 }
+
+extension DNSCodecTests {
+    /// Every site's hostname in the zone gets the same routing as `www`; other names under the
+    /// zone stay NXDOMAIN, and names of sites outside the zone are not answered for.
+    @Test func everySitesNameInTheZoneGetsEdges() throws {
+        let sites = [
+            SiteConfig(name: "www", hosts: [HostPattern("www.cdn.example.test")!, HostPattern("www.elsewhere.test")!], origin: OriginURL("http://127.0.0.1:1")!),
+            SiteConfig(name: "docs", hosts: [HostPattern("docs.cdn.example.test")!, HostPattern("*.api.cdn.example.test")!], origin: OriginURL("http://127.0.0.1:1")!),
+        ]
+        let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServerAddress: IPAddress("127.0.0.1"), serial: 42, sites: sites)
+        for (name, answered) in [("docs.cdn.example.test", true), ("DOCS.cdn.example.test", true), ("v1.api.cdn.example.test", true),
+                                 ("a.b.api.cdn.example.test", true), ("api.cdn.example.test", false), ("www.cdn.example.test", true),
+                                 ("cdn.example.test", true), ("other.cdn.example.test", false), ("x.docs.cdn.example.test", false)] {
+            let bytes = try #require(answerer.respond(to: Self.query(name), from: IPAddress("10.0.0.1"), transport: .udp, route: Self.route(edges: 2)))
+            let r = try DNSMessage.parse(bytes)
+            if answered {
+                #expect(r.rcode == 0 && r.answers.count == 2, "\(name): \(r.rcode) \(r.answers.count)")
+            } else {
+                #expect(r.rcode == DNSMessage.RCode.nxDomain && r.answers.isEmpty, "\(name)")
+            }
+        }
+        let outside = try DNSMessage.parse(try #require(answerer.respond(to: Self.query("www.elsewhere.test"), from: nil, transport: .udp, route: Self.route(edges: 2))))
+        #expect(outside.rcode == DNSMessage.RCode.refused)
+    }
+}

@@ -15,6 +15,8 @@ import Topology
         var director: DirectorServer!
         var dnsPort = 0
         var httpPort = 0
+        /// `[[sites]]` tables for the fleet file.
+        var sites = ""
 
         func start() async throws {
             var dcs = ""
@@ -45,6 +47,7 @@ import Topology
                 check_timeout = 1
                 rise = 2
                 fall = 2
+                \(sites)
                 """)
             let fleet = try FleetConfig.load(file: fleetFile)
             for e in fleet.allEdges {
@@ -70,6 +73,31 @@ import Topology
             for e in edges.values { await e.stop() }
             await director?.stop()
         }
+    }
+
+    /// Every site's name in the zone is answered with the same routing; `/route` and the
+    /// redirect name the site.
+    @Test func everySitesNameResolvesToTheNearestEdges() async throws {
+        let lab = Lab()
+        lab.sites = """
+            [[sites]]
+            name = "www"
+            hosts = ["www.cdn.lab.test", "cdn.lab.test"]
+            [[sites]]
+            name = "docs"
+            hosts = ["docs.cdn.lab.test"]
+            """
+        try await lab.start()
+        for i in 0..<3 {
+            let www = try DNSClient.query("www.cdn.lab.test", port: lab.dnsPort, subnet: "10.\(i + 1).7.0/24")
+            let docs = try DNSClient.query("docs.cdn.lab.test", port: lab.dnsPort, subnet: "10.\(i + 1).7.0/24")
+            #expect(docs.answers.count == 2 && Set(docs.answers.map(\.description)) == Set(www.answers.map(\.description)), "\(docs.answers) \(www.answers)")
+        }
+        let route = try await RawHTTP.async("GET", "/route?client=10.2.9.9&host=docs.cdn.lab.test", port: lab.httpPort)
+        #expect(route.text.contains("\"site\":\"docs\"") && route.text.contains("\"dataCenter\":\"us\""), "\(route.text)")
+        let redirect = try await RawHTTP.async("GET", "/guide/", port: lab.httpPort, headers: ["Host": "docs.cdn.lab.test"])
+        #expect(redirect.status == 302 && redirect.header("x-outpost-site") == "docs")
+        await lab.stopAll()
     }
 
     @Test func routesEveryRegionOverUDPTCPAndHTTP() async throws {
