@@ -22,7 +22,7 @@ public struct StatsSnapshot: Sendable, Codable {
 
     /// The numerators and denominators of the two ratios, so that totals over several edges are
     /// sums (what `outpost stats` and the director's dashboard add up).
-    public struct RatioCounts: Sendable, Codable {
+    public struct RatioCounts: Sendable, Codable, Equatable {
         /// Requests and body bytes but passes.
         public var requests: Int
         public var bytes: Int

@@ -16,8 +16,16 @@ enum Dashboard {
             var hitRatio: Double
             var byteHitRatio: Double
         }
+        struct Site: Encodable {
+            var site: String
+            var requests: Int
+            var hitRatio: Double
+            var byteHitRatio: Double
+        }
         var series: [FleetStats.Point]
         var edges: [Edge]
+        /// Per site, over every edge (empty without `[[sites]]`).
+        var sites: [Site]
         var fleet: Fleet
         var definition: String
     }
@@ -31,6 +39,11 @@ enum Dashboard {
             edges: health.map { h in
                 let c = latest.first { $0.edge == h.name }
                 return Body.Edge(edge: h.name, dataCenter: h.dataCenter, requests: c?.requests ?? 0, hitRatio: c?.hitRatio ?? 0, healthy: healthy.contains(h.name))
+            },
+            sites: stats.sites.map { s in
+                Body.Site(site: s.site, requests: s.counts.requests,
+                          hitRatio: s.counts.requests <= 0 ? 0 : min(1, max(0, Double(s.counts.hits) / Double(s.counts.requests))),
+                          byteHitRatio: s.counts.bytes <= 0 ? 0 : min(1, max(0, Double(s.counts.savedBytes) / Double(s.counts.bytes))))
             },
             fleet: Body.Fleet(requests: last?.requests ?? 0, hitRatio: last?.hitRatio ?? 0, byteHitRatio: last?.byteHitRatio ?? 0),
             definition: FleetStats.definition
@@ -60,6 +73,7 @@ enum Dashboard {
         <p class="muted"><span style="color:#0b6e99">━</span> since start &nbsp; <span style="color:#e8a33d">━</span> last second</p>
         <h2>Edges</h2>
         <div id="edges"></div>
+        <div id="sites-section" hidden><h2>Sites</h2><div id="sites"></div></div>
         <script>
         "use strict";
         const errors = [];
@@ -99,6 +113,11 @@ enum Dashboard {
             `<div class="row edge ${e.healthy ? "up" : "down"}" data-edge="${e.edge}"><span class="name">${e.edge}</span>` +
             `<span class="track"><div class="bar" style="width:${(e.hitRatio * 100).toFixed(1)}%"></div></span>` +
             `<span>${pct(e.hitRatio)} of ${e.requests}</span></div>`).join("");
+          document.getElementById("sites-section").hidden = d.sites.length === 0;
+          document.getElementById("sites").innerHTML = d.sites.map((s) =>
+            `<div class="row site" data-site="${s.site}"><span class="name">${s.site}</span>` +
+            `<span class="track"><div class="bar" style="width:${(s.hitRatio * 100).toFixed(1)}%"></div></span>` +
+            `<span>${pct(s.hitRatio)} of ${s.requests}; bytes ${pct(s.byteHitRatio)}</span></div>`).join("");
           document.body.dataset.points = String(d.series.length);
         }
         drawGrid();

@@ -17,6 +17,8 @@ public final class FleetStats: Sendable {
         public var bytes = 0
         public var savedBytes = 0
         public var storedBytes = 0
+        /// Each site's share, when the edge serves `[[sites]]`.
+        public var sites: [String: StatsSnapshot.RatioCounts] = [:]
         public var hitRatio: Double { requests == 0 ? 0 : Double(hits) / Double(requests) }
     }
 
@@ -50,6 +52,22 @@ public final class FleetStats: Sendable {
 
     public var latest: [EdgeCounts] { state.withLock { s in fleet.allEdges.compactMap { s.latest[$0.name] } } }
     public var series: [Point] { state.withLock { $0.series } }
+
+    /// Each site's counts summed over the edges last read, in `[[sites]]` order (saturating:
+    /// the edges' numbers are input).
+    public var sites: [(site: String, counts: StatsSnapshot.RatioCounts)] {
+        let edges = latest
+        return fleet.sites.map { site in
+            var t = StatsSnapshot.RatioCounts(requests: 0, bytes: 0, hits: 0, savedBytes: 0)
+            for c in edges.compactMap({ $0.sites[site.name] }) {
+                t.requests = t.requests.addingSaturating(c.requests)
+                t.hits = t.hits.addingSaturating(c.hits)
+                t.bytes = t.bytes.addingSaturating(c.bytes)
+                t.savedBytes = t.savedBytes.addingSaturating(c.savedBytes)
+            }
+            return (site.name, t)
+        }
+    }
 
     /// Reads every edge once and appends a point.
     public func poll(healthy: Set<String>) async {
@@ -91,6 +109,7 @@ public final class FleetStats: Sendable {
               let json = try? JSONDecoder().decode(StatsSnapshot.self, from: Data(body.readableBytesView))
         else { return nil }
         return EdgeCounts(edge: json.edge, dataCenter: json.dataCenter, requests: json.ratios.requests, hits: json.ratios.hits,
-                          bytes: json.ratios.bytes, savedBytes: json.ratios.savedBytes, storedBytes: json.store.bytes)
+                          bytes: json.ratios.bytes, savedBytes: json.ratios.savedBytes, storedBytes: json.store.bytes,
+                          sites: (json.sites ?? [:]).mapValues(\.ratios))
     }
 }

@@ -97,6 +97,26 @@ import Topology
         #expect(route.text.contains("\"site\":\"docs\"") && route.text.contains("\"dataCenter\":\"us\""), "\(route.text)")
         let redirect = try await RawHTTP.async("GET", "/guide/", port: lab.httpPort, headers: ["Host": "docs.cdn.lab.test"])
         #expect(redirect.status == 302 && redirect.header("x-outpost-site") == "docs")
+        // The dashboard counts each site over the fleet.
+        let control = lab.configs["eu-1"]!.controlListen!, publicAddress = lab.configs["eu-1"]!.listen
+        let pushed = try await RawHTTP.async("PUT", "/push/guide.txt?site=docs", port: control.port, host: control.host,
+                                             headers: ["Authorization": "Bearer director-test-token-0123456789", "X-Outpost-Expires": "1h"], body: "guide")
+        #expect(pushed.status == 201)
+        for _ in 0..<3 {
+            _ = try await RawHTTP.async("GET", "/guide.txt", port: publicAddress.port, host: publicAddress.host, headers: ["Host": "docs.cdn.lab.test"])
+        }
+        _ = try await RawHTTP.async("GET", "/guide.txt", port: publicAddress.port, host: publicAddress.host, headers: ["Host": "www.cdn.lab.test"])
+        struct Sites: Decodable {
+            struct Site: Decodable, Equatable { var site: String; var requests: Int; var hitRatio: Double; var byteHitRatio: Double }
+            var sites: [Site]
+        }
+        var sites: [Sites.Site] = []
+        for _ in 0..<40 where sites.first(where: { $0.site == "docs" })?.requests != 3 {
+            try await Task.sleep(for: .milliseconds(250))
+            let body = try await RawHTTP.async("GET", "/dashboard.json", port: lab.httpPort).body
+            sites = (try? JSONDecoder().decode(Sites.self, from: Data(body)))?.sites ?? []
+        }
+        #expect(sites == [.init(site: "www", requests: 1, hitRatio: 0, byteHitRatio: 0), .init(site: "docs", requests: 3, hitRatio: 1, byteHitRatio: 1)], "\(sites)")
         await lab.stopAll()
     }
 
