@@ -57,6 +57,21 @@ public struct PushError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The push capacity one edge's sites share: every site's store counts against it.
+public final class PushBudget: Sendable {
+    public let capacity: Int
+    /// Held weakly: the stores hold the budget.
+    private struct Weak: Sendable { weak var store: PushStore? }
+    private let stores = Mutex<[Weak]>([])
+
+    public init(capacity: Int) { self.capacity = capacity }
+
+    func register(_ store: PushStore) { stores.withLock { $0.append(Weak(store: store)) } }
+
+    /// Bytes pushed to all the stores together.
+    public var used: Int { stores.withLock { $0.compactMap(\.store) }.reduce(0) { $0 + $1.totalBytes } }
+}
+
 /// Pushed objects: durable on disk (one file per object: a header line of JSON metadata, then
 /// the body; written to a temporary file, fsynced, renamed into place, directory fsynced) and
 /// held in memory for serving. A crash at any moment leaves the old version or the new one,
@@ -80,8 +95,9 @@ public final class PushStore: Sendable {
 
     /// Opens (creating) the data folder, removes partial uploads and expired objects, and loads
     /// the rest. Returns the store and what it did, for the log.
-    public static func open(directory: String, capacity: Int, now: Double) throws(PushError) -> (PushStore, String) {
-        let store = PushStore(directory: directory, capacity: capacity)
+    public static func open(directory: String, capacity: Int, now: Double, budget: PushBudget? = nil) throws(PushError) -> (PushStore, String) {
+        let store = PushStore(directory: directory, capacity: capacity, budget: budget)
+        budget?.register(store)
         let fm = FileManager.default
         for dir in [store.objectsDir, store.tmpDir] {
             do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
@@ -114,10 +130,14 @@ public final class PushStore: Sendable {
         return (store, "pushed objects: \(loaded.count) loaded (\(bytes) bytes), \(expired) expired removed, \(partial) partial uploads removed, \(broken) unreadable removed")
     }
 
-    private init(directory: String, capacity: Int) {
+    private init(directory: String, capacity: Int, budget: PushBudget?) {
         self.directory = directory
         self.capacity = capacity
+        self.budget = budget
     }
+
+    /// The edge-wide limit this store shares with its sibling sites' stores, if any.
+    private let budget: PushBudget?
 
     /// What is pushed at `path` now. An expired object's body is dropped at once; its path is
     /// remembered (until a restart) so it answers 404 rather than being pulled.
@@ -156,7 +176,10 @@ public final class PushStore: Sendable {
     public func put(_ object: PushedObject) throws(PushError) {
         let existing = objects.withLock { $0[object.path]?.size ?? 0 }
         if totalBytes - existing + object.size > capacity {
-            throw PushError(507, "the edge's push capacity (\(capacity) bytes) is full; delete or purge pushed objects, or raise push_capacity")
+            throw PushError(507, "the push capacity (\(capacity) bytes) is full; delete or purge pushed objects, or raise push_capacity")
+        }
+        if let budget, budget.used - existing + object.size > budget.capacity {
+            throw PushError(507, "the edge's push capacity (\(budget.capacity) bytes, shared by all its sites) is full; delete or purge pushed objects, or raise the edge's push_capacity")
         }
         let tmp = tmpDir + "/" + UUID().uuidString
         let final = objectsDir + "/" + Self.fileName(object.path)

@@ -6,6 +6,7 @@ import HTTPCaching
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Topology
 
 /// The control listener: push, delete, manifest, purge (token required) and health (open, so a
 /// load balancer or the director can check it; it says nothing secret). Disk work goes to the
@@ -186,21 +187,35 @@ final class ControlHandler: ChannelInboundHandler {
 
     private func purge(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ query: RequestTarget) {
         var selector = PurgeSelector()
+        // Sites named by the hosts of full URLs: a URL's host says which site's object it is.
+        var urlSites: Set<String> = []
         for url in query.values("url") {
             // A full URL or a path; either way the path is what is keyed.
             let target = url.hasPrefix("/") ? url : (url.range(of: "://").map { r in
                 String(url[r.upperBound...].drop { $0 != "/" })
             } ?? url)
             selector.paths.insert(CacheKey.normalise(target.isEmpty ? "/" : target))
+            if !edge.config.sites.isEmpty, let r = url.range(of: "://") {
+                let authority = String(url[r.upperBound...].prefix { $0 != "/" && $0 != "?" })
+                guard let host = HostPattern.normalise(authority), let i = SiteConfig.index(in: edge.config.sites, host: host) else {
+                    return respond(context, h, 404, ["error": "no site of this edge serves \(url)'s host; its hosts: \(edge.servedHosts)"])
+                }
+                urlSites.insert(edge.config.sites[i].name)
+            }
+        }
+        let named = query.values("site").first
+        guard urlSites.count <= 1, named == nil || urlSites.allSatisfy({ $0 == named }) else {
+            return respond(context, h, 400, ["error": "the URLs name other sites than site= (\(urlSites.sorted().joined(separator: ", "))); purge one site's URLs per call"])
         }
         selector.prefixes = query.values("prefix").map(CacheKey.normalise)
         selector.tags = Set(query.values("tag"))
         guard !selector.isEmpty else {
             return respond(context, h, 400, ["error": "say what to purge: url=, prefix= or tag= (repeatable), and soft=true for a soft purge"])
         }
-        // No site= purges every site; pushed objects follow the same selector.
+        // No site= (and no URL naming one) purges every site; pushed objects follow the same
+        // selector.
         var pushStores = edge.allPushes
-        if let name = query.values("site").first {
+        if let name = named ?? urlSites.first {
             guard let site = edge.sites.first(where: { $0.name == name }) else { return respond(context, h, 404, ["error": unknownSite(name)]) }
             selector.site = name
             pushStores = site.pushes.map { [$0] } ?? []

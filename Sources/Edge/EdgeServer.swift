@@ -30,6 +30,9 @@ public final class EdgeServer: Sendable {
         // Each site's settings over the edge's, its pipeline and its pushed objects (loaded
         // from disk, and given their compressed variants again: those are not stored).
         let queue = QueuedBytes()
+        // The edge's push_capacity holds for all its sites together; a site's own is its share.
+        let budget = config.sites.isEmpty ? nil : PushBudget(capacity: config.pushCapacity)
+        if let first = config.sites.first, config.controlListen != nil { Self.adoptPushesOfNoSite(config, first: first.name, log: log) }
         func policy(_ site: SiteConfig?, index: Int?) throws -> SitePolicy {
             let effective = site?.settings(over: config) ?? config
             let assets = AssetTransform(config: effective, queue: queue)
@@ -37,7 +40,7 @@ public final class EdgeServer: Sendable {
             if config.controlListen != nil {
                 let directory = SitePolicy.pushDirectory(config, site: site?.name)
                 do {
-                    let (store, summary) = try PushStore.open(directory: directory, capacity: effective.pushCapacity, now: clock())
+                    let (store, summary) = try PushStore.open(directory: directory, capacity: effective.pushCapacity, now: clock(), budget: budget)
                     store.transformAll { assets.apply($0, strongest: true) }
                     pushes = store
                     log("[\(config.name)] \(site.map { "site \($0.name): " } ?? "")\(directory): \(summary)")
@@ -52,10 +55,6 @@ public final class EdgeServer: Sendable {
         // sites, they only answer what no site takes.
         let edgeSite = config.sites.isEmpty ? try policy(nil, index: nil)
             : SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config, queue: queue), pushes: nil)
-        if !config.sites.isEmpty, config.controlListen != nil,
-           let left = try? FileManager.default.contentsOfDirectory(atPath: config.dataDirectory + "/objects"), !left.isEmpty {
-            log("[\(config.name)] \(config.dataDirectory)/objects holds \(left.count) objects pushed before this edge had [[sites]]; they are not served. Push them again with outpost push --site NAME, then remove that folder")
-        }
         let stats = EdgeStats(edge: config.name, sites: config.sites.map(\.name))
         let accessLog = try config.accessLog.map { try AccessLog(path: $0, onDrop: { stats.accessLogDropped($0) }) }
         var clientConfig = HTTPClient.Configuration(
@@ -87,6 +86,21 @@ public final class EdgeServer: Sendable {
 
     private let group: any EventLoopGroup
 
+    /// An edge that gains `[[sites]]` keeps what was pushed to it before: those pushes were
+    /// its first site's, so their folder becomes that site's (once, when it has none yet).
+    static func adoptPushesOfNoSite(_ config: EdgeConfig, first: String, log: (String) -> Void) {
+        let fm = FileManager.default
+        let old = config.dataDirectory + "/objects", site = SitePolicy.pushDirectory(config, site: first)
+        guard let left = try? fm.contentsOfDirectory(atPath: old), !left.isEmpty, !fm.fileExists(atPath: site) else { return }
+        do {
+            try fm.createDirectory(atPath: site, withIntermediateDirectories: true)
+            try fm.moveItem(atPath: old, toPath: site + "/objects")
+            log("[\(config.name)] \(left.count) objects pushed before this edge had [[sites]] are now site \(first)'s (moved \(old) to \(site)/objects)")
+        } catch {
+            log("[\(config.name)] \(old) holds \(left.count) objects pushed before this edge had [[sites]], and moving them to \(site)/objects failed (\(error)); they are not served. Move the folder by hand, or push again with outpost push --site \(first)")
+        }
+    }
+
     /// Binds the public listener; returns the bound port.
     @discardableResult
     public func start() async throws -> Int {
@@ -110,7 +124,7 @@ public final class EdgeServer: Sendable {
                                                limits: limits, stats: context.stats.tlsListener) { EdgeHandler(edge: context, overTLS: true) }
             tlsListener.withLock { $0 = c }
             // Renewed certificate files are picked up within seconds, without a restart.
-            let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(2)) { _ in
+            let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                 NIOThreadPool.singleton.submit { _ in identities.reload(log: context.log) }
             }
             certificateWatcher.withLock { $0 = task }

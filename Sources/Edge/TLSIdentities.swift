@@ -4,6 +4,7 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 import Topology
+import SwiftASN1
 import X509
 
 /// The certificates the TLS listener presents: each site's own (chosen by the client's SNI),
@@ -19,20 +20,29 @@ final class TLSIdentities: Sendable {
         var stamps: [FileStamp]
     }
 
-    /// What a file was when read: a change to either means read it again.
+    /// What a file was when read: a change to either means read it again. Symbolic links are
+    /// followed (a Kubernetes secret volume swaps the folder the links point into).
     struct FileStamp: Sendable, Equatable {
-        var modified: Double
-        var size: Int
+        var device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
         init?(_ path: String) {
-            guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return nil }
-            modified = (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            size = (a[.size] as? NSNumber)?.intValue ?? 0
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            seconds = Int(st.st_mtim.tv_sec)
+            nanoseconds = Int(st.st_mtim.tv_nsec)
         }
     }
 
     private let sites: [SiteConfig]
     /// [0]: the edge's; then one per site (nil: that site uses the edge's).
     private let identities: Mutex<(edge: Identity, sites: [Identity?])>
+    /// Per certificate (by its file): the stamps seen changed at the last check, waiting to be
+    /// seen the same once more (both files of a renewal written), and the stamps a load last
+    /// failed for (said once; tried again every check).
+    private let watch = Mutex<(pending: [String: [FileStamp]], failed: [String: [FileStamp]])>(([:], [:]))
+    private let reloading = Atomic<Bool>(false)
 
     init(edge: Identity, sites: [SiteConfig]) throws {
         self.sites = sites
@@ -51,9 +61,11 @@ final class TLSIdentities: Sendable {
         let certificatePEM = try String(contentsOfFile: certificate, encoding: .utf8), keyPEM = try String(contentsOfFile: key, encoding: .utf8)
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(certificatePEM.utf8))
         guard !chain.isEmpty else { throw EdgeStartError("\(certificate) holds no certificate") }
-        // A key that is not the certificate's would fail every handshake: refused here (a
-        // renewal caught between its two files is read again when the second one lands).
-        if let leaf = try? Certificate(pemEncoded: certificatePEM), let k = try? Certificate.PrivateKey(pemEncoded: keyPEM), k.publicKey != leaf.publicKey {
+        // A key that is not the leaf certificate's would fail every handshake: refused here.
+        // (The leaf is the first certificate of a chain file; a key file may carry parameters.)
+        let leaf = try (PEMDocument.parseMultiple(pemString: certificatePEM).first { $0.discriminator == "CERTIFICATE" }).map { try Certificate(derEncoded: $0.derBytes) }
+        let keyDocument = try PEMDocument.parseMultiple(pemString: keyPEM).first { $0.discriminator.hasSuffix("PRIVATE KEY") }
+        if let leaf, let keyDocument, let k = try? Certificate.PrivateKey(pemDocument: keyDocument), k.publicKey != leaf.publicKey {
             throw EdgeStartError("the key in \(key) is not the key of the certificate in \(certificate)")
         }
         return Identity(chain: chain, key: try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem), files: (certificate, key), stamps: stamps)
@@ -75,22 +87,32 @@ final class TLSIdentities: Sendable {
         return o
     }
 
-    /// Reads again every certificate whose files changed. Blocking file work: call off the
-    /// event loops.
+    /// Reads again every certificate whose files changed and then stayed the same for one
+    /// check. Blocking file work: call off the event loops; a call while one runs returns.
     func reload(log: (String) -> Void) {
+        guard reloading.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+        defer { reloading.store(false, ordering: .releasing) }
         func fresh(_ current: Identity, _ label: String) -> Identity? {
             guard let (cert, key) = current.files else { return nil }
             let now = [FileStamp(cert), FileStamp(key)].compactMap { $0 }
-            guard now != current.stamps else { return nil }
+            let ready = watch.withLock { w -> Bool in
+                guard now != current.stamps else { w.pending[cert] = nil; return false }
+                defer { w.pending[cert] = now }
+                return w.pending[cert] == now  // unchanged since the last check: written
+            }
+            guard ready else { return nil }
             do {
                 let loaded = try Self.load(certificate: cert, key: key)
+                watch.withLock { $0.failed[cert] = nil }
                 log("\(label): TLS certificate \(cert) changed; serving the new one")
                 return loaded
             } catch {
-                log("\(label): TLS certificate \(cert) or key \(key) changed but does not load (\(error)); still serving the previous one. Fix the files")
-                var kept = current
-                kept.stamps = now  // said once per change, not every few seconds
-                return kept
+                let first = watch.withLock { w in
+                    defer { w.failed[cert] = now }
+                    return w.failed[cert] != now
+                }
+                if first { log("\(label): TLS certificate \(cert) or key \(key) changed but does not load (\(error)); still serving the previous one, and trying again. Fix the files") }
+                return nil
             }
         }
         let current = identities.withLock { $0 }

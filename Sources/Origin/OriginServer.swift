@@ -10,6 +10,8 @@ import Topology
 public final class OriginServer: Sendable {
     public let config: OriginConfig
     let files: FileLookup
+    /// `[[hosts]]`: each one's folder, by hostname.
+    let hostFiles: [(host: OriginConfig.VirtualHost, files: FileLookup)]
     let threadPool: NIOThreadPool
     let clock: @Sendable () -> Double
     private let logger: (@Sendable (String) -> Void)?
@@ -30,6 +32,7 @@ public final class OriginServer: Sendable {
     ) throws {
         self.config = config
         self.files = try FileLookup(root: config.root)
+        self.hostFiles = try config.hosts.map { ($0, try FileLookup(root: $0.root)) }
         self.threadPool = threadPool
         self.clock = clock
         self.logger = log
@@ -69,5 +72,12 @@ public final class OriginServer: Sendable {
     }
 
     func log(_ line: String) { logger?(line) }
+
+    /// The folder a request's `Host` selects: a `[[hosts]]` one, else `root`.
+    func files(for request: HTTPRequestHead) -> (OriginConfig.VirtualHost?, FileLookup) {
+        guard !hostFiles.isEmpty, let host = request.headers.first(name: "host").flatMap(HostPattern.normalise),
+              let match = hostFiles.first(where: { $0.host.names.contains(host) }) else { return (nil, files) }
+        return (match.host, match.files)
+    }
 }
 

@@ -46,7 +46,7 @@ final class StaticFileHandler: ChannelInboundHandler {
             }
             return
         }
-        let lookup = server.files
+        let (site, lookup) = server.files(for: request)
         let config = server.config
         let now = server.clock()
         let allocator = context.channel.allocator
@@ -56,7 +56,7 @@ final class StaticFileHandler: ChannelInboundHandler {
             let path = "/" + segments.joined(separator: "/") + (directoryForm && !segments.isEmpty ? "/" : "")
             let plan = FileResponsePlan.make(
                 file: file, method: request.method, requestHeaders: request.headers,
-                cacheControl: config.cacheControl(forPath: path), now: now, contentType: ContentType.forPath(file.path)
+                cacheControl: config.cacheControl(forPath: path, host: site), now: now, contentType: ContentType.forPath(file.path)
             )
             let body = try plan.bytes.map { try lookup.read(file, range: $0, allocator: allocator) }
             return (result, plan, body)

@@ -23,6 +23,21 @@ public struct OriginConfig: Sendable, Equatable {
     public var syntheticPrefix: String?
     /// Timeouts and connection caps of the listener.
     public var limits = ListenerLimits()
+    /// Other sites this origin serves, each from its own folder, chosen by the request's
+    /// `Host` (`[[hosts]]`); any other host gets `root`.
+    public var hosts: [VirtualHost] = []
+
+    /// A site of the origin's own: the hostnames that select it (lowercase, no port) and its folder.
+    public struct VirtualHost: Sendable, Equatable {
+        public var names: [String]
+        public var root: String
+        public var defaultCacheControl: String?
+        public init(names: [String], root: String, defaultCacheControl: String? = nil) {
+            self.names = names
+            self.root = root
+            self.defaultCacheControl = defaultCacheControl
+        }
+    }
 
     public init(
         listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), root: String,
@@ -36,13 +51,30 @@ public struct OriginConfig: Sendable, Equatable {
 
     public static func load(file: String) throws(ConfigError) -> OriginConfig {
         let s = try ConfigSection.load(file: file)
-        try s.rejectUnknownKeys(Set(["listen", "root", "default_cache_control", "rules", "synthetic_prefix"]).union(ListenerLimits.keys))
+        try s.rejectUnknownKeys(Set(["listen", "root", "default_cache_control", "rules", "synthetic_prefix", "hosts"]).union(ListenerLimits.keys))
         let dir = (file as NSString).deletingLastPathComponent
-        let rootSetting = try s.string("root") ?? "site"
-        let root = rootSetting.hasPrefix("/") ? rootSetting : (dir.isEmpty ? rootSetting : "\(dir)/\(rootSetting)")
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw s.error("root", "'\(root)' is not a folder; point root at the folder to serve (relative to \(file))")
+        func folder(_ section: ConfigSection, _ setting: String) throws(ConfigError) -> String {
+            let root = setting.hasPrefix("/") ? setting : (dir.isEmpty ? setting : "\(dir)/\(setting)")
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+                throw section.error("root", "'\(root)' is not a folder; point root at the folder to serve (relative to \(file))")
+            }
+            return URL(fileURLWithPath: root).standardizedFileURL.path
+        }
+        let root = try folder(s, try s.string("root") ?? "site")
+        var hosts: [VirtualHost] = []
+        for h in try s.sections("hosts") {
+            try h.rejectUnknownKeys(["names", "root", "default_cache_control"])
+            var names: [String] = []
+            for n in try h.strings("names") ?? [] {
+                guard let host = HostPattern.normalise(n), HostPattern(host) != nil, host == n.lowercased() else {
+                    throw h.error("names", "'\(n)' is not a hostname (no port, no scheme, no wildcard)")
+                }
+                guard !hosts.contains(where: { $0.names.contains(host) }) else { throw h.error("names", "'\(host)' is listed by two [[hosts]]") }
+                names.append(host)
+            }
+            guard !names.isEmpty else { throw h.error("names", "list the hostnames that select this folder: names = [\"docs.example\"]") }
+            hosts.append(VirtualHost(names: names, root: try folder(h, try h.requiredString("root")), defaultCacheControl: try h.string("default_cache_control")))
         }
         var rules: [Rule] = []
         for r in try s.sections("rules") {
@@ -53,11 +85,12 @@ public struct OriginConfig: Sendable, Equatable {
         }
         var config = OriginConfig(
             listen: try s.listenAddress("listen") ?? ListenAddress(host: "127.0.0.1", port: 8080),
-            root: URL(fileURLWithPath: root).standardizedFileURL.path,
+            root: root,
             defaultCacheControl: try s.string("default_cache_control") ?? "public, max-age=60",
             rules: rules
         )
         config.limits = try ListenerLimits(section: s)
+        config.hosts = hosts
         if let p = try s.string("synthetic_prefix") {
             guard p.isEmpty || (p.hasPrefix("/") && p.hasSuffix("/")) else { throw s.error("synthetic_prefix", "must start and end with '/' (or be \"\" to turn it off)") }
             config.syntheticPrefix = p.isEmpty ? nil : p
@@ -66,8 +99,8 @@ public struct OriginConfig: Sendable, Equatable {
     }
 
     /// The Cache-Control for a request path (the first rule that matches, else the default).
-    public func cacheControl(forPath path: String) -> String {
-        rules.first { $0.glob.matches(path) }?.cacheControl ?? defaultCacheControl
+    public func cacheControl(forPath path: String, host: VirtualHost? = nil) -> String {
+        rules.first { $0.glob.matches(path) }?.cacheControl ?? host?.defaultCacheControl ?? defaultCacheControl
     }
 }
 

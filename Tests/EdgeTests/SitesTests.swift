@@ -103,6 +103,16 @@ import Topology
         #expect(purged.status == 200 && purged.text.contains("\"pulled\":1"), "\(purged.text)")
         #expect(try await Self.get(edge, "www.example.test").cacheStatus.contains("hit"))
         #expect(try await Self.get(edge, "a.docs.test").cacheStatus.contains("fwd=miss"))
+        // A full URL's host says which site's object it is.
+        #expect(try await Self.get(edge, "a.docs.test").cacheStatus.contains("hit"))
+        let byURL = try await RawHTTP.async("POST", "/purge?url=http://a.docs.test/index.html", port: edge.controlPort, headers: auth, body: "")
+        #expect(byURL.text.contains("\"pulled\":1"), "\(byURL.text)")
+        #expect(try await Self.get(edge, "www.example.test").cacheStatus.contains("hit"), "the other site's same path stays")
+        #expect(try await Self.get(edge, "a.docs.test").cacheStatus.contains("fwd=miss"))
+        let nobody = try await RawHTTP.async("POST", "/purge?url=http://nobody.test/index.html", port: edge.controlPort, headers: auth, body: "")
+        #expect(nobody.status == 404, "\(nobody.text)")
+        let two = try await RawHTTP.async("POST", "/purge?url=http://a.docs.test/a&url=http://www.example.test/b", port: edge.controlPort, headers: auth, body: "")
+        #expect(two.status == 400, "\(two.text)")
         await edge.stop()
     }
 
@@ -139,6 +149,23 @@ import Topology
         await edge.stop()
     }
 
+    /// What was pushed before the edge had sites is its first site's afterwards.
+    @Test func pushesFromBeforeSitesBecomeTheFirstSites() async throws {
+        let (www, docs) = try await Self.origins()
+        let dir = TemporaryFolder()
+        let config = EdgeConfig(name: "plain", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(www.url)!,
+                                controlListen: ListenAddress(host: "127.0.0.1", port: 0), controlToken: Self.token, dataDirectory: dir.path)
+        let plain = try EdgeServer(config: config)
+        try await plain.start()
+        let auth = ["Authorization": "Bearer \(Self.token)", "X-Outpost-Expires": "1h"]
+        #expect(try await RawHTTP.async("PUT", "/push/old.txt", port: plain.controlPort, headers: auth, body: "from before").status == 201)
+        await plain.stop()
+        let edge = try await Self.edge(www, docs, dataDir: dir.path)
+        #expect(try await Self.get(edge, "www.example.test", "/old.txt").text == "from before")
+        #expect(try await Self.get(edge, "a.docs.test", "/old.txt").status == 404)
+        await edge.stop()
+    }
+
     /// A site's own cache rules, asset settings and push capacity win over the edge's.
     @Test func eachSiteHasItsOwnCacheRulesAssetsAndPushCapacity() async throws {
         let www = ScriptedOrigin(), docs = ScriptedOrigin()
@@ -150,7 +177,7 @@ import Topology
         _ = try await www.start()
         _ = try await docs.start()
         let dir = TemporaryFolder()
-        dir.write("e.toml", "name = \"e\"\ndata_center = \"dc\"\nlisten = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\ncontrol_token = \"\(Self.token)\"\n")
+        dir.write("e.toml", "name = \"e\"\ndata_center = \"dc\"\nlisten = \"127.0.0.1:0\"\ncontrol_listen = \"127.0.0.1:0\"\ncontrol_token = \"\(Self.token)\"\npush_capacity = \"40B\"\n")
         let fleetFile = dir.write("fleet.toml", """
             origin = "\(www.url)"
             [[data_centers]]
@@ -199,6 +226,10 @@ import Topology
         let big = try await RawHTTP.async("PUT", "/push/big.txt?site=docs", port: edge.controlPort, headers: auth, body: "more than ten bytes")
         #expect(big.status == 507, "\(big.status) \(big.text)")
         #expect(try await RawHTTP.async("PUT", "/push/big.txt?site=www", port: edge.controlPort, headers: auth, body: "more than ten bytes").status == 201)
+        // The edge's push_capacity (40 bytes) holds for its sites together.
+        #expect(try await RawHTTP.async("PUT", "/push/big2.txt?site=www", port: edge.controlPort, headers: auth, body: "more than ten bytes").status == 201)
+        let shared = try await RawHTTP.async("PUT", "/push/small.txt?site=docs", port: edge.controlPort, headers: auth, body: "small")
+        #expect(shared.status == 507 && shared.text.contains("shared by all its sites"), "\(shared.status) \(shared.text)")
         await edge.stop()
     }
 }

@@ -59,8 +59,19 @@ extension TLSTests {
         origin.route("/index.html") { req in .init(headers: [("Cache-Control", "max-age=60")], body: "for \(req.header("host") ?? "-")") }
         _ = try await origin.start()
         let dir = TemporaryFolder()
+        // As a Kubernetes secret volume lays them out: links into a folder that is swapped whole.
         let first = try TLSListener.selfSigned(name: "docs-first.test", host: "127.0.0.1")
-        let certFile = dir.write("docs.crt", first.certificate), keyFile = dir.write("docs.key", first.key)
+        dir.write("v1/docs.crt", first.certificate)
+        dir.write("v1/docs.key", first.key)
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: dir.path + "/data", withDestinationPath: "v1")
+        try fm.createSymbolicLink(atPath: dir.path + "/docs.crt", withDestinationPath: "data/docs.crt")
+        try fm.createSymbolicLink(atPath: dir.path + "/docs.key", withDestinationPath: "data/docs.key")
+        let certFile = dir.path + "/docs.crt", keyFile = dir.path + "/docs.key"
+        // A key that is not the certificate's is refused at start, naming the files.
+        let other = try TLSListener.selfSigned(name: "other.test", host: "127.0.0.1")
+        let wrongKey = dir.write("wrong.key", other.key)
+        #expect(throws: (any Error).self) { _ = try TLSIdentities.load(certificate: certFile, key: wrongKey) }
         var config = EdgeConfig(name: "sni-edge", listen: ListenAddress(host: "127.0.0.1", port: 0), origin: OriginURL(origin.url)!)
         config.tlsListen = ListenAddress(host: "127.0.0.1", port: 0)
         var docs = SiteConfig(name: "docs", hosts: [HostPattern("docs.test")!, HostPattern("*.docs.test")!], origin: OriginURL(origin.url)!)
@@ -89,8 +100,10 @@ extension TLSTests {
         #expect(bare.stdout == "for www.test", "\(bare.stdout)")
         // Renewed files are served within seconds, without a restart.
         let renewed = try TLSListener.selfSigned(name: "docs-renewed.test", host: "127.0.0.1")
-        dir.write("docs.key", renewed.key)
-        dir.write("docs.crt", renewed.certificate)
+        dir.write("v2/docs.key", renewed.key)
+        dir.write("v2/docs.crt", renewed.certificate)
+        try fm.createSymbolicLink(atPath: dir.path + "/data.new", withDestinationPath: "v2")
+        #expect(rename(dir.path + "/data.new", dir.path + "/data") == 0)
         var now = try get("docs.test")
         for _ in 0..<40 where !now.subject.contains("docs-renewed.test") {
             try await Task.sleep(for: .milliseconds(250))
