@@ -16,7 +16,7 @@ struct Stats: AsyncParsableCommand {
     @OptionGroup var selection: EdgeSelection
     @Flag(help: "Print JSON for scripts.") var json = false
     @Option(help: "Refresh every N seconds until Ctrl-C.") var watch: Double?
-    @Option(help: "Only this site's requests (a name from [[sites]]); origin, stored and pushed columns stay the edge's.") var site: String?
+    @Option(help: "Only this site's requests and pushed objects (a name from [[sites]]); the origin and stored columns stay the edge's.") var site: String?
 
     /// Totals over some edges.
     struct Totals: Codable {
@@ -110,6 +110,7 @@ struct Stats: AsyncParsableCommand {
                         let counts = s.sites?[site]
                         s.outcomes = counts?.outcomes ?? [:]
                         s.ratios = counts?.ratios ?? .init(requests: 0, bytes: 0, hits: 0, savedBytes: 0)
+                        s.pushed = counts?.pushed ?? .init()
                     }
                     var t = Totals(name: e.name)
                     t.add(s)

@@ -72,6 +72,12 @@ struct Up: AsyncParsableCommand {
             ("curl -s -r 0-99 \(url)/media/roastery-tour.bin | wc -c", "a Range from the cache"),
             ("outpost fleet --json", "the fleet, for scripts"),
         ] + tlsTry
+        // A second site: the same edges, chosen by Host (or by name with --resolve).
+        if let other = f.sites.dropFirst().first, let host = other.hosts.first(where: { !$0.isWildcard })?.description {
+            tries.append(("curl -s -H 'Host: \(host)' \(url)/index.html | grep -i '<title>'", "site \(other.name): same path, its own content"))
+            tries.append(("curl -s --resolve \(host):\(first.listen.port):\(first.listen.host) http://\(host):\(first.listen.port)/ | grep -i '<title>'", "the same by name"))
+            tries.append(("curl -si -H 'Host: unknown.example' \(url)/ | head -1", "a host no site serves: 421"))
+        }
         let d = f.director
         for dc in f.dataCenters {
             if let net = dc.clientNetworks.first {
@@ -90,11 +96,22 @@ struct Up: AsyncParsableCommand {
             tries += [
                 ("outpost push origin/site/css --prefix /pushed/css --expires 1h --tag demo", "push a folder to every edge"),
                 ("curl -si \(url)/pushed/css/site.css | grep -i cache-status", "served from the push, never pulled"),
+            ]
+            if let other = f.sites.dropFirst().first, let host = other.hosts.first(where: { !$0.isWildcard })?.description {
+                tries += [
+                    ("outpost push origin/docs/css --prefix /pushed --expires 1h --site \(other.name)", "push to site \(other.name) only"),
+                    ("curl -s -H 'Host: \(host)' \(url)/pushed/docs.css | head -c 60; echo", "there; not on the first site"),
+                ]
+            }
+            tries += [
                 ("outpost purge --tag demo", "purge by tag on every edge"),
                 ("outpost stats", "hit ratio per edge, data center and fleet"),
                 ("\(f.director.httpListen.httpURL)/dashboard", "in a browser: the fleet hit ratio over time"),
             ]
         }
+        let siteLines = f.sites.isEmpty ? "" : "\nSites on every edge: " + f.sites.map { site in
+            "\(site.name) (\(site.hosts.prefix(3).map(\.description).joined(separator: ", "))\(site.hosts.count > 3 ? ", …" : ""))"
+        }.joined(separator: "; ") + "\n"
         let width = tries.map(\.0.count).max() ?? 0
         let tryLines = tries.map { "  \($0.0.padding(toLength: width, withPad: " ", startingAt: 0))   # \($0.1)" }.joined(separator: "\n")
         return """
@@ -102,7 +119,7 @@ struct Up: AsyncParsableCommand {
         Outpost is up: the origin, \(f.allEdges.count) edges in \(f.dataCenters.count) data centers, and the director.
 
         \(Table.render(header: ["process", "data center", "public", "control", ""], rows: rows))
-        \(tokenLine)
+        \(siteLines)\(tokenLine)
         Try:
         \(tryLines)
 

@@ -22,7 +22,9 @@ import Testing
         let json = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let origin = try #require(json["origin"] as? [String: Any])
         #expect(origin["url"] as? String == "http://127.0.0.1:8080")
-        #expect((json["sites"] as? [Any])?.isEmpty == true, "the demo has one site: no [[sites]]")
+        let sites = try #require(json["sites"] as? [[String: Any]])
+        #expect(sites.map { $0["name"] as? String } == ["www", "docs"], "the demo's two sites")
+        #expect((sites.last?["hosts"] as? [String]) == ["docs.cdn.outpost.test"] && sites.last?["origin"] as? String == "http://127.0.0.1:8080")
         let dcs = try #require(json["dataCenters"] as? [[String: Any]])
         #expect(dcs.count >= 3)
         for dc in dcs {

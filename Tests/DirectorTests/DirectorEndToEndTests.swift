@@ -111,7 +111,7 @@ import Topology
             var sites: [Site]
         }
         var sites: [Sites.Site] = []
-        for _ in 0..<40 where sites.first(where: { $0.site == "docs" })?.requests != 3 {
+        for _ in 0..<40 where sites.map(\.requests) != [1, 3] {
             try await Task.sleep(for: .milliseconds(250))
             let body = try await RawHTTP.async("GET", "/dashboard.json", port: lab.httpPort).body
             sites = (try? JSONDecoder().decode(Sites.self, from: Data(body)))?.sites ?? []

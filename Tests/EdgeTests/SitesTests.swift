@@ -1,4 +1,5 @@
 import Foundation
+import Origin
 import TestSupport
 import Testing
 import Topology
@@ -328,5 +329,41 @@ extension SitesTests {
                 #expect("\(error)".contains(message), "\(error)")
             }
         }
+    }
+}
+
+extension SitesTests {
+    /// The demo's two sites (edges/fleet.toml, origin/origin.toml) through one of its edges:
+    /// same path, different content; the edge's address reaches the shop; others are 421.
+    @Test func theDemoFleetServesTwoSitesFromOneOrigin() async throws {
+        let fleet = try FleetConfig.load(file: repositoryRoot + "/edges/fleet.toml")
+        #expect(fleet.sites.map(\.name) == ["www", "docs"])
+        var originConfig = try OriginConfig.load(file: fleet.originConfigFile!)
+        originConfig.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        let origin = try OriginServer(config: originConfig)
+        let originPort = try await origin.start()
+        let dir = TemporaryFolder()
+        var config = fleet.allEdges[0]
+        let address = config.listen.host
+        config.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        config.tlsListen = nil
+        config.controlListen = nil
+        config.accessLog = nil
+        config.dataDirectory = dir.path
+        config.origin = OriginURL("http://127.0.0.1:\(originPort)")!
+        for i in config.sites.indices { config.sites[i].origin = config.origin }
+        let edge = try EdgeServer(config: config)
+        try await edge.start()
+        let shop = try await Self.get(edge, "www.cdn.outpost.test", "/index.html")
+        let docs = try await Self.get(edge, "docs.cdn.outpost.test", "/index.html")
+        #expect(shop.status == 200 && shop.text.contains("Coffee, roasted by the sea"))
+        #expect(docs.status == 200 && docs.text.contains("Documentation") && !docs.text.contains("roasted by the sea"))
+        let byAddress = try await Self.get(edge, "\(address):8080", "/index.html")
+        #expect(byAddress.text.contains("Coffee, roasted by the sea") && byAddress.cacheStatus.contains("hit"), "the edge's address is the shop, under the same key: \(byAddress.cacheStatus)")
+        #expect(try await Self.get(edge, "unknown.cdn.outpost.test").status == 421)
+        let css = try await Self.get(edge, "docs.cdn.outpost.test", "/css/docs.css")
+        #expect(css.status == 200 && css.text.contains("Georgia"))
+        await edge.stop()
+        await origin.stop()
     }
 }

@@ -74,6 +74,23 @@ import Testing
         #expect(origin.listen.port == fleet.origin.port)
         #expect(origin.cacheControl(forPath: "/assets/app.3f9a2c1b.js").contains("immutable"))
         #expect(origin.cacheControl(forPath: "/index.html").contains("max-age=30"))
+        #expect(origin.hosts.map(\.names) == [["docs.cdn.outpost.test"]] && origin.hosts[0].root.hasSuffix("/origin/docs"))
+        #expect(origin.cacheControl(forPath: "/css/docs.css", host: origin.hosts[0]).contains("stale-while-revalidate"))
+    }
+
+    @Test func originHostsAreCheckedAsTheyAreRead() {
+        let dir = TemporaryFolder()
+        dir.write("site/index.html", "x")
+        dir.write("docs/index.html", "y")
+        for (text, message) in [
+            ("[[hosts]]\nnames = [\"docs.test:80\"]\nroot = \"docs\"\n", "not a hostname"),
+            ("[[hosts]]\nnames = []\nroot = \"docs\"\n", "list the hostnames"),
+            ("[[hosts]]\nnames = [\"a.test\"]\nroot = \"nope\"\n", "is not a folder"),
+            ("[[hosts]]\nnames = [\"a.test\"]\nroot = \"docs\"\n[[hosts]]\nnames = [\"A.test\"]\nroot = \"docs\"\n", "listed by two"),
+        ] {
+            let file = dir.write("origin.toml", "root = \"site\"\n" + text)
+            #expect { _ = try OriginConfig.load(file: file) } throws: { "\($0)".contains(message) }
+        }
     }
 
     @Test func fleetRejectsMismatchedDataCenter() {
