@@ -52,6 +52,7 @@ enum TLSListener {
                         }.flatMap {
                             connection.configureHTTP2Pipeline(mode: .server, inboundStreamInitializer: { stream in
                                 stream.eventLoop.makeCompletedFuture {
+                                    try stream.pipeline.syncOperations.addHandler(AuthorityCheck())
                                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
                                     // Each stream has the body and send timeouts (its writability
                                     // follows HTTP/2 flow control) and is reset when one fires.
@@ -96,6 +97,24 @@ enum TLSListener {
             issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
             issuerPrivateKey: .init(key))
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+
+    /// RFC 9113 §8.3.1: a request whose `Host` names another authority than its `:authority`
+    /// is malformed; the stream is reset (the codec after this keeps `Host`, which could pick
+    /// another site than the one the client meant).
+    final class AuthorityCheck: ChannelInboundHandler {
+        typealias InboundIn = HTTP2Frame.FramePayload
+        typealias OutboundOut = HTTP2Frame.FramePayload
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if case .headers(let h) = unwrapInboundIn(data), let authority = h.headers.first(name: ":authority"),
+               let host = h.headers.first(name: "host"), authority.lowercased() != host.lowercased() {
+                context.writeAndFlush(wrapOutboundOut(.rstStream(.protocolError)), promise: nil)
+                context.close(promise: nil)
+                return
+            }
+            context.fireChannelRead(data)
+        }
     }
 
     struct IPv4Address {

@@ -1,4 +1,8 @@
 import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOHPACK
+import NIOHTTP2
 import Origin
 import TestSupport
 import Testing
@@ -112,5 +116,32 @@ extension TLSTests {
         #expect(now.subject.contains("docs-renewed.test"), "\(now.subject)")
         await edge.stop()
         await origin.stop()
+    }
+}
+
+/// RFC 9113 §8.3.1 on an HTTP/2 stream: a `Host` naming another authority than `:authority` is
+/// malformed, and reset; a matching one (any case) goes on.
+@Suite struct AuthorityCheckTests {
+    static func headers(_ fields: [(String, String)]) -> HTTP2Frame.FramePayload {
+        .headers(.init(headers: HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":path", "/")] + fields)))
+    }
+
+    @Test func aHostOtherThanTheAuthorityResetsTheStream() throws {
+        let channel = EmbeddedChannel(handler: TLSListener.AuthorityCheck())
+        try channel.writeInbound(Self.headers([(":authority", "docs.test"), ("host", "www.test")]))
+        let reset = try channel.readOutbound(as: HTTP2Frame.FramePayload.self)
+        guard case .rstStream(let code)? = reset else { Issue.record("no reset: \(String(describing: reset))"); return }
+        #expect(code == .protocolError)
+        #expect(try channel.readInbound(as: HTTP2Frame.FramePayload.self) == nil, "the request goes no further")
+        #expect(!channel.isActive)
+    }
+
+    @Test func aMatchingHostOrNoneGoesOn() throws {
+        for fields in [[(":authority", "docs.test")], [(":authority", "Docs.Test"), ("host", "docs.test")]] {
+            let channel = EmbeddedChannel(handler: TLSListener.AuthorityCheck())
+            try channel.writeInbound(Self.headers(fields))
+            #expect(try channel.readInbound(as: HTTP2Frame.FramePayload.self) != nil)
+            #expect(try channel.readOutbound(as: HTTP2Frame.FramePayload.self) == nil)
+        }
     }
 }
