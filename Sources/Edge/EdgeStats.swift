@@ -104,6 +104,9 @@ public final class EdgeStats: Sendable {
     private let evictions: Gauge
     private let pushedObjects: Gauge
     private let pushedBytes: Gauge
+    /// Per site, with `[[sites]]`.
+    private let sitePushedObjects: [Gauge]
+    private let sitePushedBytes: [Gauge]
 
     public init(edge: String, sites: [String] = []) {
         state = Mutex(State(sites: sites.map { _ in [Counts](repeating: Counts(), count: Outcome.allCases.count) }))
@@ -167,6 +170,8 @@ public final class EdgeStats: Sendable {
         evictions = registry.makeGauge(descriptor: .outpost("cache_evictions", "Objects evicted from the memory cache since start"), labels: labels)
         pushedObjects = registry.makeGauge(descriptor: .outpost("pushed_objects", "Pushed objects held"), labels: labels)
         pushedBytes = registry.makeGauge(descriptor: .outpost("pushed_bytes", "Bytes of pushed objects held"), labels: labels)
+        sitePushedObjects = sites.map { registry.makeGauge(descriptor: .outpost("site_pushed_objects", "Pushed objects held, by site"), labels: labels + [("site", $0)]) }
+        sitePushedBytes = sites.map { registry.makeGauge(descriptor: .outpost("site_pushed_bytes", "Bytes of pushed objects held, by site"), labels: labels + [("site", $0)]) }
     }
 
     /// On every response: one short lock, two adds. The Prometheus counters are brought up to
@@ -292,9 +297,13 @@ public final class EdgeStats: Sendable {
         storedObjects.set(Int64(store.objects))
         storedBytes.set(Int64(store.bytes))
         evictions.set(Int64(store.evictions))
-        let pushed = pushes.flatMap { $0?.manifest(now: now) ?? [] }
-        pushedObjects.set(Int64(pushed.count))
-        pushedBytes.set(Int64(pushed.reduce(0) { $0 + $1.size }))
+        let perSite = pushes.map { $0?.manifest(now: now) ?? [] }
+        pushedObjects.set(Int64(perSite.reduce(0) { $0 + $1.count }))
+        pushedBytes.set(Int64(perSite.reduce(0) { $0 + $1.reduce(0) { $0 + $1.size } }))
+        for (i, objects) in perSite.enumerated() where i < sitePushedObjects.count {
+            sitePushedObjects[i].set(Int64(objects.count))
+            sitePushedBytes[i].set(Int64(objects.reduce(0) { $0 + $1.size }))
+        }
         var out: [UInt8] = []
         registry.emit(into: &out)
         return out
