@@ -1,6 +1,7 @@
 import Foundation
 import HTTPCaching
 import HTTPServer
+import Logging
 import Synchronization
 import Topology
 
@@ -15,10 +16,10 @@ public final class DirectorCore: Sendable {
     /// Connection counters of the HTTP listener and of DNS over TCP (in /status.json).
     public let httpListener = ListenerStats()
     public let dnsTCPListener = ListenerStats()
-    let log: @Sendable (String) -> Void
+    let log: Logger
     let clock: @Sendable () -> Double
 
-    init(fleet: FleetConfig, monitor: HealthMonitor, stats: FleetStats, clock: @escaping @Sendable () -> Double, log: @escaping @Sendable (String) -> Void) {
+    init(fleet: FleetConfig, monitor: HealthMonitor, stats: FleetStats, clock: @escaping @Sendable () -> Double, log: Logger) {
         self.fleet = fleet
         self.router = Router(fleet: fleet)
         self.monitor = monitor
@@ -46,7 +47,7 @@ public final class DirectorCore: Sendable {
                 last = now
                 return true
             }
-            if due { log("NO EDGE IS HEALTHY: failing open, answering all \(d.edges.count) edges. Check the edges and the director's health checks (/status).") }
+            if due { log.critical("NO EDGE IS HEALTHY: failing open, answering all \(d.edges.count) edges. Check the edges and the director's health checks (/status).") }
         }
         return d
     }

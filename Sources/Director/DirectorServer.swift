@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import HTTPServer
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -22,7 +23,7 @@ public final class DirectorServer: Sendable {
     public init(
         fleet: FleetConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        logger log: Logger = Logger(label: "director", factory: { _ in SwiftLogNoOpLogHandler() })
     ) {
         self.group = group
         client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: .init(redirectConfiguration: .disallow,

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import Synchronization
+import Logging
 import Topology
 
 /// A change of an edge's health, kept for the status page and logged.
@@ -48,10 +49,10 @@ public final class HealthMonitor: Sendable {
     private let settings: FleetConfig.Director
     private let group: any EventLoopGroup
     private let clock: @Sendable () -> Double
-    private let log: @Sendable (String) -> Void
+    private let log: Logger
     private let state = Mutex(State())
 
-    public init(fleet: FleetConfig, group: any EventLoopGroup, clock: @escaping @Sendable () -> Double, log: @escaping @Sendable (String) -> Void) {
+    public init(fleet: FleetConfig, group: any EventLoopGroup, clock: @escaping @Sendable () -> Double, log: Logger) {
         targets = fleet.allEdges.map { e in
             // The control listener's open /health; an edge without one is checked on its public
             // listener (any answer below 500 counts).
@@ -151,6 +152,6 @@ public final class HealthMonitor: Sendable {
             }
             return c
         }
-        if let change { log("edge \(change.edge) is \(change.healthy ? "UP" : "DOWN"): \(change.reason)") }
+        if let change { log.log(level: change.healthy ? .notice : .warning, "edge \(change.edge) is \(change.healthy ? "UP" : "DOWN"): \(change.reason)") }
     }
 }

@@ -163,7 +163,7 @@ final class ControlHandler: ChannelInboundHandler {
                 edge.log("pushed \(meta.path)\(site.name.map { " to site \($0)" } ?? "") (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))")
                 handler.respondJSON(context, h, 201, meta)
             case .failure(let e as PushError):
-                edge.log("push of \(request.path) refused: \(e.message)")
+                edge.log("push of \(request.path) refused: \(e.message)", .warning)
                 handler.respond(context, h, e.status, ["error": e.message])
             case .failure(let e):
                 handler.respond(context, h, 500, ["error": "\(request.path): \(e)"])

@@ -1,3 +1,4 @@
+import Logging
 import NIOHTTP1
 import CacheStore
 import Topology
@@ -12,7 +13,8 @@ struct EdgeContext: Sendable {
     let stats: EdgeStats
     let accessLog: AccessLog?
     let clock: @Sendable () -> Double
-    let logger: @Sendable (String) -> Void
+    /// The operator's log (swift-log; the process's handler prints its label, the edge's name).
+    let logger: Logger
     /// This edge's `Via` entry.
     let via: String
     /// Per-client request limit, when `rate_limit` is set.
@@ -32,7 +34,7 @@ struct EdgeContext: Sendable {
 
     init(
         config: EdgeConfig, store: MemoryStore, edgeSite: SitePolicy, sites: [SitePolicy], coordinator: FetchCoordinator, origin: any OriginClient,
-        stats: EdgeStats, accessLog: AccessLog?, clock: @escaping @Sendable () -> Double, logger: @escaping @Sendable (String) -> Void,
+        stats: EdgeStats, accessLog: AccessLog?, clock: @escaping @Sendable () -> Double, logger: Logger,
         via: String, rateLimiter: ClientRateLimiter?
     ) {
         self.config = config
@@ -64,7 +66,7 @@ struct EdgeContext: Sendable {
     /// Each site's pushed objects, in `[[sites]]` order (the one default site's without sites).
     var sitePushes: [PushStore?] { sites.isEmpty ? [edgeSite.pushes] : sites.map(\.pushes) }
 
-    func log(_ line: String) { logger("[\(config.name)] \(line)") }
+    func log(_ line: String, _ level: Logger.Level = .info) { logger.log(level: level, "\(line)") }
 
     /// The cache key of an origin-form target on this edge's origin, after the operator's key
     /// rules (ignored, dropped or sorted query parameters).

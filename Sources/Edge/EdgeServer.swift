@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CacheStore
 import Foundation
 import HTTPServer
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -22,8 +23,9 @@ public final class EdgeServer: Sendable {
     public init(
         config: EdgeConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        logger: Logger = Logger(label: "edge", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
+        let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         if config.controlListen != nil, config.effectiveControlToken() == nil {
             throw EdgeStartError("edge \(config.name) has control_listen but no token: set control_token, control_token_file or OUTPOST_CONTROL_TOKEN")
         }
@@ -32,7 +34,7 @@ public final class EdgeServer: Sendable {
         let queue = QueuedBytes()
         // The edge's push_capacity holds for all its sites together; a site's own is its share.
         let budget = config.sites.isEmpty ? nil : PushBudget(capacity: config.pushCapacity)
-        if let first = config.sites.first, config.controlListen != nil { Self.adoptPushesOfNoSite(config, first: first.name, log: log) }
+        if let first = config.sites.first, config.controlListen != nil { Self.adoptPushesOfNoSite(config, first: first.name, log: logger) }
         func policy(_ site: SiteConfig?, index: Int?) throws -> SitePolicy {
             let effective = site?.settings(over: config) ?? config
             let assets = AssetTransform(config: effective, queue: queue)
@@ -43,7 +45,7 @@ public final class EdgeServer: Sendable {
                     let (store, summary) = try PushStore.open(directory: directory, capacity: effective.pushCapacity, now: clock(), budget: budget)
                     store.transformAll { assets.apply($0, strongest: true) }
                     pushes = store
-                    log("[\(config.name)] \(site.map { "site \($0.name): " } ?? "")\(directory): \(summary)")
+                    log("\(site.map { "site \($0.name): " } ?? "")\(directory): \(summary)")
                 } catch {
                     throw EdgeStartError("edge \(config.name)\(site.map { ", site \($0.name)" } ?? ""): \(error.message)")
                 }
@@ -77,7 +79,7 @@ public final class EdgeServer: Sendable {
             stats: stats,
             accessLog: accessLog,
             clock: clock,
-            logger: log,
+            logger: logger,
             via: "1.1 \(config.name) (outpost)",
             rateLimiter: config.rateLimit.map { ClientRateLimiter(rate: $0, burst: config.rateLimitBurst) }
         )
@@ -88,16 +90,16 @@ public final class EdgeServer: Sendable {
 
     /// An edge that gains `[[sites]]` keeps what was pushed to it before: those pushes were
     /// its first site's, so their folder becomes that site's (once, when it has none yet).
-    static func adoptPushesOfNoSite(_ config: EdgeConfig, first: String, log: (String) -> Void) {
+    static func adoptPushesOfNoSite(_ config: EdgeConfig, first: String, log: Logger) {
         let fm = FileManager.default
         let old = config.dataDirectory + "/objects", site = SitePolicy.pushDirectory(config, site: first)
         guard let left = try? fm.contentsOfDirectory(atPath: old), !left.isEmpty, !fm.fileExists(atPath: site) else { return }
         do {
             try fm.createDirectory(atPath: site, withIntermediateDirectories: true)
             try fm.moveItem(atPath: old, toPath: site + "/objects")
-            log("[\(config.name)] \(left.count) objects pushed before this edge had [[sites]] are now site \(first)'s (moved \(old) to \(site)/objects)")
+            log.notice("\(left.count) objects pushed before this edge had [[sites]] are now site \(first)'s (moved \(old) to \(site)/objects)")
         } catch {
-            log("[\(config.name)] \(old) holds \(left.count) objects pushed before this edge had [[sites]], and moving them to \(site)/objects failed (\(error)); they are not served. Move the folder by hand, or push again with outpost push --site \(first)")
+            log.warning("\(old) holds \(left.count) objects pushed before this edge had [[sites]], and moving them to \(site)/objects failed (\(error)); they are not served. Move the folder by hand, or push again with outpost push --site \(first)")
         }
     }
 
@@ -125,7 +127,7 @@ public final class EdgeServer: Sendable {
             tlsListener.withLock { $0 = c }
             // Renewed certificate files are picked up within seconds, without a restart.
             let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                NIOThreadPool.singleton.submit { _ in identities.reload(log: context.log) }
+                NIOThreadPool.singleton.submit { _ in identities.reload(log: { context.log($0, .warning) }) }
             }
             certificateWatcher.withLock { $0 = task }
         }

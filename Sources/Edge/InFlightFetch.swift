@@ -304,7 +304,7 @@ final class InFlightFetch: OriginResponseHandler {
                 return resolve(refreshed(stale, with: head.headers, requestTime: requestTime, responseTime: now), forwardStatus: 304, staleIfError: false)
             }
             if status >= 500, stale.freshness.mayServeOnError(at: now) {
-                edge.log("origin answered \(status) for \(plan.key.path); serving the stale copy (stale-if-error)")
+                edge.log("origin answered \(status) for \(plan.key.path); serving the stale copy (stale-if-error)", .warning)
                 resolve(stale, forwardStatus: Int(status), staleIfError: true)
                 // Nobody reads the error's body: the origin connection is not held for it.
                 let call: (any OriginCall)? = state.withLock { s in
@@ -412,11 +412,11 @@ final class InFlightFetch: OriginResponseHandler {
         }
         if beforeHead, let stale = plan.revalidating {
             if stale.freshness.mayServeOnError(at: now) {
-                edge.log("\(failure.message) Serving the stale copy (stale-if-error).")
+                edge.log("\(failure.message) Serving the stale copy (stale-if-error).", .warning)
                 return resolve(stale, forwardStatus: nil, staleIfError: true)
             }
             if disconnected, stale.freshness.mayServeDisconnected(at: now, within: plan.policy.config.staleIfDisconnected) {
-                edge.log("\(failure.message) Serving the stale copy (stale_if_disconnected).")
+                edge.log("\(failure.message) Serving the stale copy (stale_if_disconnected).", .warning)
                 return resolve(stale, forwardStatus: nil, staleIfError: true)
             }
         }
@@ -426,7 +426,7 @@ final class InFlightFetch: OriginResponseHandler {
             midBody = mid
             return actions
         }
-        edge.log(midBody ? "\(failure.message) The response was cut off mid-body; nothing stored." : failure.message)
+        edge.log(midBody ? "\(failure.message) The response was cut off mid-body; nothing stored." : failure.message, .warning)
         edge.coordinator.detach(plan.key, self)
     }
 

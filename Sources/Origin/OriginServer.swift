@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,7 +15,7 @@ public final class OriginServer: Sendable {
     let hostFiles: [(host: OriginConfig.VirtualHost, files: FileLookup)]
     let threadPool: NIOThreadPool
     let clock: @Sendable () -> Double
-    private let logger: (@Sendable (String) -> Void)?
+    private let logger: Logger
     private let listener: Mutex<HTTPListener?> = Mutex(nil)
     private let requests = Atomic<Int>(0)
     private let perPath = Mutex<[String: Int]>([:])
@@ -28,14 +29,14 @@ public final class OriginServer: Sendable {
     public init(
         config: OriginConfig, threadPool: NIOThreadPool = .singleton,
         clock: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-        log: (@Sendable (String) -> Void)? = nil
+        logger: Logger = Logger(label: "origin", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
         self.config = config
         self.files = try FileLookup(root: config.root)
         self.hostFiles = try config.hosts.map { ($0, try FileLookup(root: $0.root)) }
         self.threadPool = threadPool
         self.clock = clock
-        self.logger = log
+        self.logger = logger
     }
 
     /// Binds the listener; returns the bound port.
@@ -71,7 +72,8 @@ public final class OriginServer: Sendable {
         log("\(head.method) \(head.uri)")
     }
 
-    func log(_ line: String) { logger?(line) }
+    /// Per request: debug (`outpost origin --verbose`).
+    func log(_ line: String) { logger.debug("\(line)") }
 
     /// The folder a request's `Host` selects: a `[[hosts]]` one, else `root`.
     func files(for request: HTTPRequestHead) -> (OriginConfig.VirtualHost?, FileLookup) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Director
 import Foundation
+import Logging
 import Topology
 
 struct DirectorCommand: AsyncParsableCommand {
@@ -14,16 +15,21 @@ struct DirectorCommand: AsyncParsableCommand {
 
     func run() async throws {
         let f = try fleet.load()
-        let server = DirectorServer(fleet: f, log: { Log.line("[director] \($0)") })
-        do {
-            try await server.start()
-        } catch {
-            throw OperatorError("the director cannot listen on \(f.director.dnsListen) (DNS) or \(f.director.httpListen) (HTTP): \(error). Is another process using them?")
-        }
-        let up = server.core.monitor.healthy.count
-        Log.line("[director] zone \(f.director.zone): DNS on \(f.director.dnsListen) (UDP+TCP), HTTP on \(f.director.httpListen.httpURL); \(up)/\(f.allEdges.count) edges healthy")
-        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
-        Log.line("[director] stopping (\(why))")
-        await server.stop()
+        let logger = Logger(label: "director")
+        let server = DirectorServer(fleet: f, logger: logger)
+        let service = Lifecycle.Server(start: {
+            do {
+                try await server.start()
+            } catch {
+                await server.stop()  // its health-check client, before the process ends
+                throw OperatorError("the director cannot listen on \(f.director.dnsListen) (DNS) or \(f.director.httpListen) (HTTP): \(error). Is another process using them?")
+            }
+            let up = server.core.monitor.healthy.count
+            logger.notice("zone \(f.director.zone): DNS on \(f.director.dnsListen) (UDP+TCP), HTTP on \(f.director.httpListen.httpURL); \(up)/\(f.allEdges.count) edges healthy")
+        }, stop: {
+            logger.notice("stopping")
+            await server.stop()
+        })
+        try await Lifecycle.serve(service, logger: logger, watchParent: exitWithParent)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Edge
 import Foundation
+import Logging
 import NIOCore
 import Origin
 import Topology
@@ -26,23 +27,27 @@ struct EdgeCommand: AsyncParsableCommand {
         let edgeConfig = try resolvedConfig()
         // Before anything makes the shared event loop group.
         if let loops = edgeConfig.eventLoops { NIOSingletons.groupLoopCountSuggestion = loops }
+        let logger = Logger(label: edgeConfig.name)
         let server: EdgeServer
-        do { server = try EdgeServer(config: edgeConfig, log: { Log.line($0) }) } catch { throw OperatorError("\(error)") }
-        do {
-            try await server.start()
-        } catch {
-            throw OperatorError("edge \(edgeConfig.name) cannot listen on \(edgeConfig.listen): \(error). Is another process using it?")
-        }
+        do { server = try EdgeServer(config: edgeConfig, logger: logger) } catch { throw OperatorError("\(error)") }
         let origins = edgeConfig.sites.isEmpty ? "origin \(edgeConfig.origin)"
             : "sites " + edgeConfig.sites.map { "\($0.name) (\($0.hosts.map(\.description).joined(separator: " ")) -> \($0.origin))" }.joined(separator: ", ")
-        Log.line("[\(edgeConfig.name)] listening on \(edgeConfig.listen.httpURL), \(origins), cache \(ByteSize.format(edgeConfig.cacheSize))")
-        ProcessSetup.onSIGUSR1 {
+        let service = Lifecycle.Server(start: {
+            do {
+                try await server.start()
+            } catch {
+                await server.stop()  // its origin client, before the process ends
+                throw OperatorError("edge \(edgeConfig.name) cannot listen on \(edgeConfig.listen): \(error). Is another process using it?")
+            }
+            logger.notice("listening on \(edgeConfig.listen.httpURL), \(origins), cache \(ByteSize.format(edgeConfig.cacheSize))")
+        }, stop: {
+            logger.notice("stopping")
+            await server.stop()
+        })
+        try await Lifecycle.serve(service, logger: logger, watchParent: exitWithParent) {
             server.reopenLogs()
-            Log.line("[\(edgeConfig.name)] SIGUSR1: access log reopened")
+            logger.notice("SIGUSR1: access log reopened")
         }
-        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
-        Log.line("[\(edgeConfig.name)] stopping (\(why))")
-        await server.stop()
     }
 
     func resolvedConfig() throws -> EdgeConfig {
@@ -95,16 +100,22 @@ struct OriginCommand: AsyncParsableCommand {
             guard let a = ListenAddress(listen) else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
             c.listen = a
         }
-        let verbose = self.verbose
-        let server = try OriginServer(config: c, log: { line in if verbose { Log.line("[origin] \(line)") } })
-        do {
-            try await server.start()
-        } catch {
-            throw OperatorError("the origin cannot listen on \(c.listen): \(error). Is another process using it?")
-        }
-        Log.line("[origin] serving \(c.root) on \(c.listen.httpURL)")
-        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
-        Log.line("[origin] stopping (\(why))")
-        await server.stop()
+        var origin = Logger(label: "origin")
+        if verbose { origin.logLevel = min(origin.logLevel, .debug) }  // every request, at debug
+        let logger = origin
+        let server = try OriginServer(config: c, logger: logger)
+        let listen = c.listen, root = c.root
+        let service = Lifecycle.Server(start: {
+            do {
+                try await server.start()
+            } catch {
+                throw OperatorError("the origin cannot listen on \(listen): \(error). Is another process using it?")
+            }
+            logger.notice("serving \(root) on \(listen.httpURL)")
+        }, stop: {
+            logger.notice("stopping")
+            await server.stop()
+        })
+        try await Lifecycle.serve(service, logger: logger, watchParent: exitWithParent)
     }
 }

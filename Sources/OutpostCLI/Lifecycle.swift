@@ -1,59 +1,104 @@
 import Dispatch
 import Foundation
 import HTTPServer
+import Logging
+import ServiceLifecycle
+import UnixSignals
 
-/// Waiting for the process to be told to stop: SIGINT, SIGTERM, or (for children of
-/// `outpost up`) the parent going away, seen as end of file on standard input.
+/// How a server process lives (swift-service-lifecycle): started, then serving until SIGINT or
+/// SIGTERM (or, for children of `outpost up`, the parent going away: end of file on standard
+/// input), then stopped; SIGUSR1 on the way asks for the logs to be reopened.
 enum Lifecycle {
-    /// Suspends until SIGINT or SIGTERM (or stdin EOF when `watchParent`); returns the reason.
-    static func waitForStop(watchParent: Bool) async -> String {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            let once = OnceFlag()
-            var sources: [DispatchSourceSignal] = []
-            for sig in [SIGINT, SIGTERM] {
-                signal(sig, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                source.setEventHandler {
-                    if once.set() { continuation.resume(returning: sig == SIGINT ? "SIGINT" : "SIGTERM") }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            Retainer.keep(sources.map { $0 as AnyObject })
-            if watchParent {
-                Thread.detachNewThread {
-                    var byte: UInt8 = 0
-                    // Only end of file (or a real error) means the parent is gone: a signal
-                    // (SIGCHLD when a supervised child exits) interrupts read with EINTR.
-                    while true {
-                        let n = read(0, &byte, 1)
-                        if n > 0 || (n < 0 && errno == EINTR) { continue }
-                        break
+    /// One server: `start` (a failure ends the process with its error), serve, `stop`.
+    struct Server: Service {
+        let start: @Sendable () async throws -> Void
+        let stop: @Sendable () async -> Void
+        func run() async throws {
+            try await start()
+            try? await gracefulShutdown()
+            await stop()
+        }
+    }
+
+    /// Returns when the parent process is gone, or the group shuts down.
+    struct ParentWatch: Service {
+        func run() async throws {
+            await cancelWhenGracefulShutdown {
+                let stream = AsyncStream<Void> { continuation in
+                    Thread.detachNewThread {
+                        var byte: UInt8 = 0
+                        // Only end of file (or a real error) means the parent is gone: a signal
+                        // (SIGCHLD when a supervised child exits) interrupts read with EINTR.
+                        while true {
+                            let n = read(0, &byte, 1)
+                            if n > 0 || (n < 0 && errno == EINTR) { continue }
+                            break
+                        }
+                        continuation.finish()
                     }
-                    if once.set() { continuation.resume(returning: "parent exited") }
                 }
+                for await _ in stream {}
             }
         }
     }
-}
 
-final class OnceFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = false
-    /// True the first time only.
-    func set() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        done = true
-        return true
+    /// Calls `handler` on every SIGUSR1 until the group shuts down.
+    struct OnSIGUSR1: Service {
+        let handler: @Sendable () -> Void
+        func run() async throws {
+            await cancelWhenGracefulShutdown {
+                for await _ in await UnixSignalsSequence(trapping: .sigusr1) { handler() }
+            }
+        }
+    }
+
+    /// Runs a server process to its end. `logger` names the process in the lifecycle's own lines.
+    static func serve(_ server: Server, logger: Logger, watchParent: Bool, onSIGUSR1: (@Sendable () -> Void)? = nil) async throws {
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: logger.label),
+        ]
+        if watchParent { services.append(.init(service: ParentWatch(), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "parent watch")) }
+        if let onSIGUSR1 { services.append(.init(service: OnSIGUSR1(handler: onSIGUSR1), successTerminationBehavior: .ignore, serviceName: "SIGUSR1")) }
+        // The lifecycle's own messages only when asked for (OUTPOST_LOG_LEVEL=debug).
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .notice)
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
+        try await group.run()
     }
 }
 
-/// Keeps signal sources alive for the life of the process.
-enum Retainer {
-    nonisolated(unsafe) private static var kept: [AnyObject] = []
-    static func keep(_ objects: [AnyObject]) { kept += objects }
+/// swift-log's handler for every `outpost` process: a line per event on standard error,
+/// `[label] message` (the label is the process: an edge's name, `origin`, `director`), with
+/// `warning:`/`error:` in front of the message at those levels and above. The level comes from
+/// OUTPOST_LOG_LEVEL (trace, debug, info, notice, warning, error, critical; default info).
+struct LineLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
+
+    init(label: String, level: Logger.Level = LineLogHandler.levelFromEnvironment()) {
+        self.label = label
+        self.logLevel = level
+    }
+
+    static func levelFromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Logger.Level {
+        environment["OUTPOST_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .info
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        Log.line(Self.format(label: label, event.level, "\(event.message)"))
+    }
+
+    static func format(label: String, _ level: Logger.Level, _ message: String) -> String {
+        let mark = level >= .error ? "error: " : level == .warning ? "warning: " : ""
+        return "[\(label)] \(mark)\(message)"
+    }
 }
 
 /// Standard error, line by line, for logs. Written with write(2) and errors ignored: a full disk
@@ -67,6 +112,7 @@ enum Log {
 /// Process-wide settings every `outpost` command starts with.
 enum ProcessSetup {
     static func apply() {
+        LoggingSystem.bootstrap { LineLogHandler(label: $0) }
         // A closed pipe under standard output or error must be an error to ignore, not a signal
         // that ends the process.
         signal(SIGPIPE, SIG_IGN)
@@ -77,15 +123,6 @@ enum ProcessSetup {
             limit.rlim_cur = limit.rlim_max
             _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         }
-    }
-
-    /// Calls `handler` on every SIGUSR1 (log reopening).
-    static func onSIGUSR1(_ handler: @escaping @Sendable () -> Void) {
-        signal(SIGUSR1, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .global())
-        source.setEventHandler(handler: handler)
-        source.resume()
-        Retainer.keep([source as AnyObject])
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Topology
 
 struct Up: AsyncParsableCommand {
@@ -46,10 +47,12 @@ struct Up: AsyncParsableCommand {
         try await children.waitUntilListening(name: "director", host: f.director.httpListen.host, port: f.director.httpListen.port)
         print(Self.banner(f, origin: origin))
         fflush(nil)
-        let why = await Lifecycle.waitForStop(watchParent: exitWithParent)
-        print("\nstopping (\(why)) …")
-        await children.stopAll()
-        print("all stopped.")
+        try await Lifecycle.serve(Lifecycle.Server(start: {}, stop: {
+            print("\nstopping …")
+            fflush(nil)
+            await children.stopAll()
+            print("all stopped.")
+        }), logger: Logger(label: "up"), watchParent: exitWithParent)
     }
 
     static func banner(_ f: FleetConfig, origin: OriginConfig) -> String {

@@ -1,4 +1,5 @@
 import CacheStore
+import Logging
 import HTTPCaching
 import NIOCore
 import NIOEmbedded
@@ -89,7 +90,7 @@ final class ScriptedOriginClient: OriginClient {
                 config: config, store: MemoryStore(budget: config.cacheSize),
                 edgeSite: SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config), pushes: pushes), sites: [],
                 coordinator: FetchCoordinator(clock: { clock.now.withLock { $0 } }), origin: origin, stats: EdgeStats(edge: "e"),
-                accessLog: nil, clock: { clock.now.withLock { $0 } }, logger: { _ in },
+                accessLog: nil, clock: { clock.now.withLock { $0 } }, logger: Logger(label: "e", factory: { _ in SwiftLogNoOpLogHandler() }),
                 via: "1.1 e (outpost)", rateLimiter: nil
             )
         }

@@ -1,0 +1,67 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// A server process's life (swift-service-lifecycle) and its log lines (swift-log), seen from
+/// outside: started, SIGUSR1 reopens the access log, SIGTERM/SIGINT stop it cleanly (exit 0),
+/// the parent going away stops it, and OUTPOST_LOG_LEVEL chooses what is said.
+@Suite(.serialized) struct LifecycleTests {
+    final class Server: @unchecked Sendable {
+        let process = Process()
+        let stderr = Pipe()
+        let stdin = Pipe()
+        var output = ""
+
+        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+            process.executableURL = URL(fileURLWithPath: CLITests.binary)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardError = stderr
+            process.standardOutput = FileHandle.nullDevice
+            process.standardInput = stdin
+            try process.run()
+        }
+
+        /// Waits for the process to end; its status and everything it wrote to standard error.
+        func finish() -> (status: Int32, log: String) {
+            process.waitUntilExit()
+            output = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return (process.terminationStatus, output)
+        }
+    }
+
+    static func listening(_ port: Int) async throws -> Bool {
+        try await eventually(timeout: 15) { (try? RawHTTP.request("GET", "/", port: port, timeout: 1)) != nil }
+    }
+
+    @Test func signalsStopAndReopenAndTheLevelIsTheOperators() async throws {
+        let ports = freePortBlock(2)
+        let edge = try Server(["edge", "--name", "life-edge", "--listen", "127.0.0.1:\(ports)", "--origin", "http://127.0.0.1:1"])
+        #expect(try await Self.listening(ports))
+        kill(edge.process.processIdentifier, SIGUSR1)
+        try await Task.sleep(for: .milliseconds(300))
+        kill(edge.process.processIdentifier, SIGTERM)
+        let (status, log) = edge.finish()
+        #expect(status == 0, "\(log)")
+        let lines = log.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("[life-edge] listening on http://127.0.0.1:\(ports)") }, "\(log)")
+        #expect(lines.contains("[life-edge] SIGUSR1: access log reopened") && lines.contains("[life-edge] stopping"), "\(log)")
+
+        // At warning, the normal course of a life says nothing.
+        let quiet = try Server(["origin", "--config", repositoryRoot + "/origin/origin.toml", "--listen", "127.0.0.1:\(ports + 1)"],
+                               environment: ["OUTPOST_LOG_LEVEL": "warning"])
+        #expect(try await Self.listening(ports + 1))
+        kill(quiet.process.processIdentifier, SIGINT)
+        let q = quiet.finish()
+        #expect(q.status == 0 && q.log.isEmpty, "\(q.log)")
+    }
+
+    @Test func aChildStopsWhenItsParentGoesAway() async throws {
+        let port = freePortBlock(1)
+        let edge = try Server(["edge", "--name", "child-edge", "--listen", "127.0.0.1:\(port)", "--origin", "http://127.0.0.1:1", "--exit-with-parent"])
+        #expect(try await Self.listening(port))
+        try edge.stdin.fileHandleForWriting.close()  // as when `outpost up` dies
+        let (status, log) = edge.finish()
+        #expect(status == 0 && log.contains("[child-edge] stopping"), "\(log)")
+    }
+}
