@@ -25,10 +25,23 @@ public struct DNSAnswerer: Sendable {
         for pattern in sites.flatMap(\.hosts) {
             let text = pattern.description
             let labels = DNSName(pattern.isWildcard ? String(text.dropFirst(2)) : text).folded
+            // A wildcard above the zone (`*.example` for `cdn.example`) covers every name in it.
+            if pattern.isWildcard, labels.count < zoneLabels.count, Array(zoneLabels.suffix(labels.count)) == labels {
+                wildcardSuffixes.append([])
+                continue
+            }
             guard labels.count >= zoneLabels.count, Array(labels.suffix(zoneLabels.count)) == zoneLabels else { continue }
             let relative = Array(labels.dropLast(zoneLabels.count))
             if pattern.isWildcard { wildcardSuffixes.append(relative) } else { exactNames.insert(relative) }
         }
+    }
+
+    /// Whether names the edges serve lie under a name that is not one itself (`docs` under
+    /// `*.docs`, `b` under `a.b`): it exists, with no records of its own (RFC 8020: an
+    /// NXDOMAIN would tell a resolver that minimises its queries that nothing lies below).
+    func hasNamesBelow(_ relative: [String]) -> Bool {
+        exactNames.contains { $0.count > relative.count && Array($0.suffix(relative.count)) == relative }
+            || wildcardSuffixes.contains { $0.count >= relative.count && Array($0.suffix(relative.count)) == relative }
     }
 
     /// Whether a name (relative to the zone, folded) is one the edges serve.
@@ -157,6 +170,8 @@ public struct DNSAnswerer: Sendable {
             } else {
                 r.authority = [soa]
             }
+        case let name where hasNamesBelow(name):
+            r.authority = [soa]  // NODATA
         default:
             r.rcode = DNSMessage.RCode.nxDomain
             r.authority = [soa]

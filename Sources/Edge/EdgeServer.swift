@@ -127,7 +127,7 @@ public final class EdgeServer: Sendable {
             tlsListener.withLock { $0 = c }
             // Renewed certificate files are picked up within seconds, without a restart.
             let task = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
-                NIOThreadPool.singleton.submit { _ in identities.reload(log: { context.log($0, .warning) }) }
+                NIOThreadPool.singleton.submit { _ in identities.reload(log: { context.log($1, $0) }) }
             }
             certificateWatcher.withLock { $0 = task }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -89,7 +90,7 @@ final class TLSIdentities: Sendable {
 
     /// Reads again every certificate whose files changed and then stayed the same for one
     /// check. Blocking file work: call off the event loops; a call while one runs returns.
-    func reload(log: (String) -> Void) {
+    func reload(log: (Logger.Level, String) -> Void) {
         guard reloading.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
         defer { reloading.store(false, ordering: .releasing) }
         func fresh(_ current: Identity, _ label: String) -> Identity? {
@@ -104,14 +105,14 @@ final class TLSIdentities: Sendable {
             do {
                 let loaded = try Self.load(certificate: cert, key: key)
                 watch.withLock { $0.failed[cert] = nil }
-                log("\(label): TLS certificate \(cert) changed; serving the new one")
+                log(.notice, "\(label): TLS certificate \(cert) changed; serving the new one")
                 return loaded
             } catch {
                 let first = watch.withLock { w in
                     defer { w.failed[cert] = now }
                     return w.failed[cert] != now
                 }
-                if first { log("\(label): TLS certificate \(cert) or key \(key) changed but does not load (\(error)); still serving the previous one, and trying again. Fix the files") }
+                if first { log(.warning, "\(label): TLS certificate \(cert) or key \(key) changed but does not load (\(error)); still serving the previous one, and trying again. Fix the files") }
                 return nil
             }
         }

@@ -3,6 +3,7 @@ import Foundation
 import HTTPServer
 import NIOCore
 import NIOHTTP1
+import NIOHPACK
 import NIOHTTP2
 import NIOPosix
 import NIOSSL
@@ -107,13 +108,22 @@ enum TLSListener {
         typealias OutboundOut = HTTP2Frame.FramePayload
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            if case .headers(let h) = unwrapInboundIn(data), let authority = h.headers.first(name: ":authority"),
-               let host = h.headers.first(name: "host"), authority.lowercased() != host.lowercased() {
+            if case .headers(let h) = unwrapInboundIn(data), !Self.consistent(h.headers) {
                 context.writeAndFlush(wrapOutboundOut(.rstStream(.protocolError)), promise: nil)
                 context.close(promise: nil)
                 return
             }
             context.fireChannelRead(data)
+        }
+
+        /// `Host`, when sent, names the same host and port as `:authority` (a missing port is
+        /// 443's), and `:path` is origin-form (or `*`): an absolute-form path would name a third
+        /// authority, which the request path would take over both.
+        static func consistent(_ headers: HPACKHeaders) -> Bool {
+            if let path = headers.first(name: ":path"), !(path.hasPrefix("/") || path == "*") { return false }
+            guard let host = headers.first(name: "host") else { return true }
+            guard let authority = headers.first(name: ":authority"), let a = HostPattern.split(authority), let b = HostPattern.split(host) else { return false }
+            return a.host == b.host && (a.port ?? 443) == (b.port ?? 443)
         }
     }
 

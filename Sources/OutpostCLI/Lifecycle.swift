@@ -57,11 +57,13 @@ enum Lifecycle {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: logger.label),
         ]
-        if watchParent { services.append(.init(service: ParentWatch(), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "parent watch")) }
         if let onSIGUSR1 { services.append(.init(service: OnSIGUSR1(handler: onSIGUSR1), successTerminationBehavior: .ignore, serviceName: "SIGUSR1")) }
-        // The lifecycle's own messages only when asked for (OUTPOST_LOG_LEVEL=debug).
+        // Last, so it is the first told to stop (the group stops services in reverse order): the
+        // parent going away while the others stop is then no surprise to the group.
+        if watchParent { services.append(.init(service: ParentWatch(), successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "parent watch")) }
+        // The lifecycle's own messages only when asked for (OUTPOST_LOG_LEVEL=debug or trace).
         var quiet = logger
-        quiet.logLevel = max(logger.logLevel, .notice)
+        if logger.logLevel > .debug { quiet.logLevel = max(logger.logLevel, .notice) }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: quiet))
         try await group.run()
     }
@@ -92,7 +94,9 @@ struct LineLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        Log.line(Self.format(label: label, event.level, "\(event.message)"))
+        let all = metadata.merging(event.metadata ?? [:]) { $1 }
+        let extra = all.isEmpty ? "" : " (" + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") + ")"
+        Log.line(Self.format(label: label, event.level, "\(event.message)") + extra)
     }
 
     static func format(label: String, _ level: Logger.Level, _ message: String) -> String {

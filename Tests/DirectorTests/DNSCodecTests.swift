@@ -155,7 +155,7 @@ extension DNSCodecTests {
         ]
         let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServerAddress: IPAddress("127.0.0.1"), serial: 42, sites: sites)
         for (name, answered) in [("docs.cdn.example.test", true), ("DOCS.cdn.example.test", true), ("v1.api.cdn.example.test", true),
-                                 ("a.b.api.cdn.example.test", true), ("api.cdn.example.test", false), ("www.cdn.example.test", true),
+                                 ("a.b.api.cdn.example.test", true), ("www.cdn.example.test", true),
                                  ("cdn.example.test", true), ("other.cdn.example.test", false), ("x.docs.cdn.example.test", false)] {
             let bytes = try #require(answerer.respond(to: Self.query(name), from: IPAddress("10.0.0.1"), transport: .udp, route: Self.route(edges: 2)))
             let r = try DNSMessage.parse(bytes)
@@ -165,6 +165,9 @@ extension DNSCodecTests {
                 #expect(r.rcode == DNSMessage.RCode.nxDomain && r.answers.isEmpty, "\(name)")
             }
         }
+        // Under a wildcard, the name itself exists (NOERROR), with no address of its own.
+        let between = try DNSMessage.parse(try #require(answerer.respond(to: Self.query("api.cdn.example.test"), from: nil, transport: .udp, route: Self.route(edges: 2))))
+        #expect(between.rcode == 0 && between.answers.isEmpty && !between.authority.isEmpty)
         let outside = try DNSMessage.parse(try #require(answerer.respond(to: Self.query("www.elsewhere.test"), from: nil, transport: .udp, route: Self.route(edges: 2))))
         #expect(outside.rcode == DNSMessage.RCode.refused)
     }

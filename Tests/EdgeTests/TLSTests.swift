@@ -136,8 +136,21 @@ extension TLSTests {
         #expect(!channel.isActive)
     }
 
+    @Test func anAbsoluteFormPathOrAnotherPortResetsTheStream() throws {
+        let cases: [HTTP2Frame.FramePayload] = [
+            Self.headers([(":authority", "docs.test"), ("host", "docs.test:8443")]),
+            .headers(.init(headers: HPACKHeaders([(":method", "GET"), (":scheme", "https"), (":path", "https://www.test/x"), (":authority", "docs.test")]))),
+        ]
+        for payload in cases {
+            let channel = EmbeddedChannel(handler: TLSListener.AuthorityCheck())
+            try channel.writeInbound(payload)
+            guard case .rstStream? = try channel.readOutbound(as: HTTP2Frame.FramePayload.self) else { Issue.record("not reset: \(payload)"); continue }
+        }
+    }
+
     @Test func aMatchingHostOrNoneGoesOn() throws {
-        for fields in [[(":authority", "docs.test")], [(":authority", "Docs.Test"), ("host", "docs.test")]] {
+        for fields in [[(":authority", "docs.test")], [(":authority", "Docs.Test"), ("host", "docs.test")],
+                       [(":authority", "docs.test:443"), ("host", "docs.test.")]] {
             let channel = EmbeddedChannel(handler: TLSListener.AuthorityCheck())
             try channel.writeInbound(Self.headers(fields))
             #expect(try channel.readInbound(as: HTTP2Frame.FramePayload.self) != nil)
