@@ -141,7 +141,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore"], swiftSettings: strict),
+        .testTarget(name: "CacheStoreTests", dependencies: ["CacheStore", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "TopologyTests", dependencies: ["Topology", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "AssetsTests", dependencies: ["Assets", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "DirectorTests", dependencies: ["Director", "Edge", "TestSupport"], swiftSettings: strict),

@@ -13,6 +13,8 @@ public final class MemoryStore: Sendable {
         /// Objects the policy declined to admit.
         public var rejected = 0
         public var budget = 0
+        /// Lookups answered.
+        public var hits = 0
     }
 
     private struct State {
@@ -44,6 +46,7 @@ public final class MemoryStore: Sendable {
             guard let variants = s.variants[key] else { return nil }
             for (id, v) in variants where v.vary.matches(requestHeaders) {
                 s.policy.accessed(EntryID(key: key, variant: id))
+                s.stats.hits += 1
                 return v
             }
             return nil

@@ -44,12 +44,43 @@ public struct StatsSnapshot: Sendable, Codable {
         public var budget: Int
         public var evictions: Int
         public var rejected: Int
-        public init(objects: Int, bytes: Int, budget: Int, evictions: Int, rejected: Int) {
+        /// Lookups the memory tier answered.
+        public var hits: Int?
+        public init(objects: Int, bytes: Int, budget: Int, evictions: Int, rejected: Int, hits: Int? = nil) {
             self.objects = objects
             self.bytes = bytes
             self.budget = budget
             self.evictions = evictions
             self.rejected = rejected
+            self.hits = hits
+        }
+    }
+
+    /// The disk tier, when the edge has one.
+    public struct Disk: Sendable, Codable, Equatable {
+        public var objects: Int
+        public var bytes: Int
+        public var budget: Int
+        /// Lookups the disk tier answered (memory misses found on disk).
+        public var hits: Int
+        public var writes: Int
+        public var evictions: Int
+        /// Files that failed their checksum when read, and were removed.
+        public var corrupt: Int
+        /// Writes dropped because the disk was behind.
+        public var dropped: Int
+        /// Whether the start-up scan of the folder is done.
+        public var loaded: Bool
+        public init(objects: Int, bytes: Int, budget: Int, hits: Int, writes: Int, evictions: Int, corrupt: Int, dropped: Int, loaded: Bool) {
+            self.objects = objects
+            self.bytes = bytes
+            self.budget = budget
+            self.hits = hits
+            self.writes = writes
+            self.evictions = evictions
+            self.corrupt = corrupt
+            self.dropped = dropped
+            self.loaded = loaded
         }
     }
 
@@ -74,6 +105,7 @@ public struct StatsSnapshot: Sendable, Codable {
     public var sites: [String: Site]?
     public var origin: Counts
     public var store: Store
+    public var disk: Disk?
     public var pushed: Counts
     public var ratios: RatioCounts
     public var hitRatio: Double

@@ -90,9 +90,9 @@ final class ControlHandler: ChannelInboundHandler {
             respond(context, h, 200, ["status": "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
         case (.GET, "/stats"):
             respondJSON(context, h, 200, edge.stats.snapshot(edge: edge.config.name, dataCenter: edge.config.dataCenter, store: edge.store.stats,
-                                                             pushes: edge.sitePushes, now: edge.clock()))
+                                                             disk: edge.disk?.snapshot, pushes: edge.sitePushes, now: edge.clock()))
         case (.GET, "/metrics"):
-            let text = edge.stats.prometheusText(store: edge.store.stats, pushes: edge.sitePushes, now: edge.clock())
+            let text = edge.stats.prometheusText(store: edge.store.stats, disk: edge.disk?.snapshot, pushes: edge.sitePushes, now: edge.clock())
             HTTPResponseWriter.text(context, request: h, status: .ok, type: "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: text))
         case (.GET, "/manifest"):
             guard let (site, pushes) = pushSite(context, h, target) else { return }
@@ -149,9 +149,12 @@ final class ControlHandler: ChannelInboundHandler {
             pushes.replaceResponse(object)
             // A pushed object replaces any pulled copy of the same URL on its site.
             if let name = site.name {
-                _ = edge.store.purge(PurgeSelector(paths: [CacheKey.normalise(request.path)], site: name), soft: false, now: now)
+                let selector = PurgeSelector(paths: [CacheKey.normalise(request.path)], site: name)
+                _ = edge.store.purge(selector, soft: false, now: now)
+                edge.disk?.store.purge(selector, now: now)
             } else {
                 edge.store.remove(edge.key(request.path, edge.defaultRoute))
+                edge.disk?.store.remove(edge.key(request.path, edge.defaultRoute))
             }
             return object.meta
         }
@@ -223,7 +226,11 @@ final class ControlHandler: ChannelInboundHandler {
         let soft = ["1", "true", "yes"].contains(query.values("soft").first ?? "")
         let pulled = edge.store.purge(selector, soft: soft, now: edge.clock())
         let chosen = selector, stores = pushStores
+        let disk = edge.disk, now = edge.clock()
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> Int in
+            // The disk tier bans what the purge names (soft or hard: a purged object on disk is
+            // fetched again).
+            disk?.store.purge(chosen, now: now)
             // Pushed objects cannot revalidate, so only a hard purge touches them.
             guard !soft else { return 0 }
             var n = 0

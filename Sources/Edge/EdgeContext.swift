@@ -8,6 +8,8 @@ import Topology
 struct EdgeContext: Sendable {
     let config: EdgeConfig
     let store: MemoryStore
+    /// The disk tier under `store`, when `disk_cache` is set.
+    let disk: DiskTier?
     let coordinator: FetchCoordinator
     let origin: any OriginClient
     let stats: EdgeStats
@@ -33,12 +35,13 @@ struct EdgeContext: Sendable {
     let servedHosts: String
 
     init(
-        config: EdgeConfig, store: MemoryStore, edgeSite: SitePolicy, sites: [SitePolicy], coordinator: FetchCoordinator, origin: any OriginClient,
+        config: EdgeConfig, store: MemoryStore, disk: DiskTier? = nil, edgeSite: SitePolicy, sites: [SitePolicy], coordinator: FetchCoordinator, origin: any OriginClient,
         stats: EdgeStats, accessLog: AccessLog?, clock: @escaping @Sendable () -> Double, logger: Logger,
         via: String, rateLimiter: ClientRateLimiter?
     ) {
         self.config = config
         self.store = store
+        self.disk = disk
         self.edgeSite = edgeSite
         self.sites = sites
         self.coordinator = coordinator

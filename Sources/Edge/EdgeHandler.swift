@@ -3,6 +3,7 @@ import HTTPCaching
 import HTTPServer
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Topology
 
 /// The shell that runs `RequestPath` for one client connection's requests, one at a time (NIO's
@@ -182,6 +183,22 @@ final class EdgeHandler: ChannelInboundHandler {
         return capture.serverName
     }
 
+    /// A memory miss asks the disk tier (off the event loop) before the request path goes on; a
+    /// response found there goes back into memory.
+    private func lookupOnDisk(_ key: CacheKey, _ request: HTTPRequestHead, _ disk: DiskTier, _ context: ChannelHandlerContext) {
+        let asked = sequence, headers = request.headers
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { disk.store.get(key, requestHeaders: headers) }
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        future.whenComplete { result in
+            let handler = bound.value
+            // The connection went, or moved on: nothing to answer.
+            guard handler.context != nil, handler.sequence == asked else { return }
+            let found = (try? result.get()) ?? nil
+            if let found { handler.edge.store.insert(key, found) }
+            handler.run(RequestPath.lookup(key, request, pushed: .none, stored: found, now: handler.edge.clock(), handler.setting), request)
+        }
+    }
+
     /// Runs one step of `RequestPath`; lookups run the next.
     private func run(_ next: RequestPath.Next, _ request: HTTPRequestHead, body: ByteBuffer? = nil) {
         switch next {
@@ -192,6 +209,9 @@ final class EdgeHandler: ChannelInboundHandler {
             let now = edge.clock()
             let pushed = setting.route.policy.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? .none
             let stored = edge.store.lookup(key, requestHeaders: request.headers)
+            if stored == nil, case .none = pushed, let disk = edge.disk, let context {
+                return lookupOnDisk(key, request, disk, context)
+            }
             run(RequestPath.lookup(key, request, pushed: pushed, stored: stored, now: now, setting), request)
         case .pass(let plan):
             current = Current(request: request, sequence: sequence, key: plan.key)

@@ -57,6 +57,22 @@ public final class EdgeServer: Sendable {
         // sites, they only answer what no site takes.
         let edgeSite = config.sites.isEmpty ? try policy(nil, index: nil)
             : SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config, queue: queue), pushes: nil)
+        // The disk tier: opened now, its files taken stock of on a thread of its own (lookups
+        // find files by name meanwhile; nothing is written until it is done). Every object
+        // stored in memory is written to it as well (so a restart or a crash loses nothing that
+        // was written), and a memory miss looks there before the origin.
+        var disk: DiskTier?
+        if let directory = config.diskCache {
+            let store: DiskStore
+            do { store = try DiskStore.open(directory: directory, budget: config.diskCacheSize) } catch {
+                throw EdgeStartError("edge \(config.name): \(error)")
+            }
+            disk = DiskTier(store: store, clock: clock)
+            Thread.detachNewThread {
+                let (files, seconds) = store.load()
+                log("disk cache \(directory): \(files) files taken stock of in \(String(format: "%.2f", seconds)) s; budget \(ByteSize.format(config.diskCacheSize))")
+            }
+        }
         let stats = EdgeStats(edge: config.name, sites: config.sites.map(\.name))
         let accessLog = try config.accessLog.map { try AccessLog(path: $0, onDrop: { stats.accessLogDropped($0) }) }
         var clientConfig = HTTPClient.Configuration(
@@ -69,9 +85,12 @@ public final class EdgeServer: Sendable {
         )
         clientConfig.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfig)
+        let policy: any EvictionPolicy = config.eviction == .lru ? LRUPolicy() : S3FIFOPolicy()
+        let memory = MemoryStore(budget: config.cacheSize, policy: policy, maxVariants: config.maxVariants)
         context = EdgeContext(
             config: config,
-            store: MemoryStore(budget: config.cacheSize, policy: config.eviction == .lru ? LRUPolicy() : S3FIFOPolicy(), maxVariants: config.maxVariants),
+            store: memory,
+            disk: disk,
             edgeSite: edgeSite,
             sites: sites,
             coordinator: FetchCoordinator(clock: clock),
@@ -182,12 +201,12 @@ public final class EdgeServer: Sendable {
 
     /// The counters now, with the hit ratios.
     public var statsSnapshot: EdgeStats.Snapshot {
-        context.stats.snapshot(edge: config.name, dataCenter: config.dataCenter, store: store.stats, pushes: context.sitePushes, now: context.clock())
+        context.stats.snapshot(edge: config.name, dataCenter: config.dataCenter, store: store.stats, disk: context.disk?.snapshot, pushes: context.sitePushes, now: context.clock())
     }
 
     /// The Prometheus exposition the control API serves.
     public func metricsText() -> [UInt8] {
-        context.stats.prometheusText(store: context.store.stats, pushes: context.sitePushes, now: context.clock())
+        context.stats.prometheusText(store: context.store.stats, disk: context.disk?.snapshot, pushes: context.sitePushes, now: context.clock())
     }
 
     /// Origin fetches under way now (for tests and stats).

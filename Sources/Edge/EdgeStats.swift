@@ -104,6 +104,11 @@ public final class EdgeStats: Sendable {
     private let evictions: Gauge
     private let pushedObjects: Gauge
     private let pushedBytes: Gauge
+    private let memoryHits: Counter
+    private let diskObjects: Gauge
+    private let diskBytes: Gauge
+    private let diskHits: Counter
+    private let diskCorrupt: Counter
     /// Per site, with `[[sites]]`.
     private let sitePushedObjects: [Gauge]
     private let sitePushedBytes: [Gauge]
@@ -170,6 +175,11 @@ public final class EdgeStats: Sendable {
         evictions = registry.makeGauge(descriptor: .outpost("cache_evictions", "Objects evicted from the memory cache since start"), labels: labels)
         pushedObjects = registry.makeGauge(descriptor: .outpost("pushed_objects", "Pushed objects held"), labels: labels)
         pushedBytes = registry.makeGauge(descriptor: .outpost("pushed_bytes", "Bytes of pushed objects held"), labels: labels)
+        memoryHits = registry.makeCounter(descriptor: .outpost("tier_hits_total", "Lookups answered by a cache tier"), labels: labels + [("tier", "memory")])
+        diskHits = registry.makeCounter(descriptor: .outpost("tier_hits_total", "Lookups answered by a cache tier"), labels: labels + [("tier", "disk")])
+        diskObjects = registry.makeGauge(descriptor: .outpost("disk_cache_objects", "Objects in the disk tier"), labels: labels)
+        diskBytes = registry.makeGauge(descriptor: .outpost("disk_cache_bytes", "Bytes in the disk tier"), labels: labels)
+        diskCorrupt = registry.makeCounter(descriptor: .outpost("disk_cache_corrupt_total", "Disk-tier files that failed their checksum and were removed"), labels: labels)
         sitePushedObjects = sites.map { registry.makeGauge(descriptor: .outpost("site_pushed_objects", "Pushed objects held, by site"), labels: labels + [("site", $0)]) }
         sitePushedBytes = sites.map { registry.makeGauge(descriptor: .outpost("site_pushed_bytes", "Bytes of pushed objects held, by site"), labels: labels + [("site", $0)]) }
     }
@@ -233,7 +243,7 @@ public final class EdgeStats: Sendable {
 
     /// `pushes`: each site's pushed objects, in `[[sites]]` order (the one default site's when
     /// the edge has none).
-    public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, pushes: [PushStore?], now: Double) -> Snapshot {
+    public func snapshot(edge: String, dataCenter: String, store: MemoryStore.Stats, disk: StatsSnapshot.Disk? = nil, pushes: [PushStore?], now: Double) -> Snapshot {
         let s = state.withLock { $0 }
         let r = Self.ratios(s.outcomes)
         let (all, hits, bytes, savedBytes) = (r.requests, r.hits, r.bytes, r.savedBytes)
@@ -242,13 +252,14 @@ public final class EdgeStats: Sendable {
             edge: edge, dataCenter: dataCenter, time: now,
             outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, s.outcomes[$0.index]) }),
             origin: s.origin,
-            store: .init(objects: store.objects, bytes: store.bytes, budget: store.budget, evictions: store.evictions, rejected: store.rejected),
+            store: .init(objects: store.objects, bytes: store.bytes, budget: store.budget, evictions: store.evictions, rejected: store.rejected, hits: store.hits),
             pushed: perSite.reduce(Counts(requests: 0, bytes: 0)) { Counts(requests: $0.requests + $1.requests, bytes: $0.bytes + $1.bytes) },
             ratios: .init(requests: all, bytes: bytes, hits: hits, savedBytes: savedBytes),
             hitRatio: all == 0 ? 0 : Double(hits) / Double(all),
             byteHitRatio: bytes == 0 ? 0 : Double(savedBytes) / Double(bytes),
             definition: Self.definition
         )
+        snapshot.disk = disk
         if !siteNames.isEmpty {
             snapshot.sites = Dictionary(zip(siteNames, s.sites).enumerated().map { i, pair in
                 (pair.0, StatsSnapshot.Site(outcomes: Dictionary(uniqueKeysWithValues: Outcome.allCases.map { ($0.rawValue, pair.1[$0.index]) }),
@@ -259,7 +270,7 @@ public final class EdgeStats: Sendable {
     }
 
     /// The Prometheus text exposition, with the store's gauges set now.
-    public func prometheusText(store: MemoryStore.Stats, pushes: [PushStore?], now: Double) -> [UInt8] {
+    public func prometheusText(store: MemoryStore.Stats, disk: StatsSnapshot.Disk? = nil, pushes: [PushStore?], now: Double) -> [UInt8] {
         // Bring the counters up to the exact values (they only ever grow).
         let (deltas, originDelta, dropped, refused) = state.withLock { s -> ([Counts], Counts, Int, [Int]) in
             let d = zip(s.outcomes, s.exported).map { Counts(requests: $0.requests - $1.requests, bytes: $0.bytes - $1.bytes) }
@@ -295,6 +306,13 @@ public final class EdgeStats: Sendable {
             }
         }
         storedObjects.set(Int64(store.objects))
+        exporter.set("memory_hits", to: store.hits, counter: memoryHits)
+        if let disk {
+            diskObjects.set(Int64(disk.objects))
+            diskBytes.set(Int64(disk.bytes))
+            exporter.set("disk_hits", to: disk.hits, counter: diskHits)
+            exporter.set("disk_corrupt", to: disk.corrupt, counter: diskCorrupt)
+        }
         storedBytes.set(Int64(store.bytes))
         evictions.set(Int64(store.evictions))
         let perSite = pushes.map { $0?.manifest(now: now) ?? [] }

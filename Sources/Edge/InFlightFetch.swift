@@ -386,6 +386,7 @@ final class InFlightFetch: OriginResponseHandler {
                     let processed = plan.policy.assets.apply(response, strongest: immutable)
                     plan.policy.assets.release(response.body.readableBytes)
                     _ = edge.store.insert(plan.key, processed)
+                    edge.disk?.keep(plan.key, processed)
                     edge.coordinator.detach(plan.key, self)
                     transition { m in
                         m.closeToJoiners()
@@ -394,14 +395,21 @@ final class InFlightFetch: OriginResponseHandler {
                 }
                 return
             }
-            if !edge.store.insert(plan.key, response), response.cost > edge.store.budget {
+            if !edge.store.insert(plan.key, response), response.cost > edge.store.budget, edge.disk == nil {
                 edge.log("\(plan.key.path) not stored: larger than the whole cache budget (cache_size)")
             }
+            edge.disk?.keep(plan.key, response)
         }
         edge.coordinator.detach(plan.key, self)
         state.withLock { $0.machine.closeToJoiners() }
         // §4.4: a successful unsafe request invalidates what is stored for its URL.
-        if plan.invalidates, status.code < 400 { edge.store.remove(plan.key) }
+        if plan.invalidates, status.code < 400 {
+            edge.store.remove(plan.key)
+            if let disk = edge.disk {
+                let key = plan.key
+                NIOThreadPool.singleton.submit { _ in disk.store.remove(key) }
+            }
+        }
     }
 
     private func fail(_ failure: OriginFailure, disconnected: Bool) {
@@ -460,10 +468,14 @@ final class InFlightFetch: OriginResponseHandler {
             r.freshness = decide(status: Int(r.status.code), headers: headers.contains(name: "age") ? r.headers.adding(age: headers) : r.headers,
                                  storability: .storable, requestTime: requestTime, responseTime: responseTime).freshness
         }
-        if let updated = edge.store.update(plan.key, vary: stale.vary, apply) { return updated }
+        if let updated = edge.store.update(plan.key, vary: stale.vary, apply) {
+            edge.disk?.keep(plan.key, updated)
+            return updated
+        }
         var copy = stale
         apply(&copy)
         edge.store.insert(plan.key, copy)
+        edge.disk?.keep(plan.key, copy)
         return copy
     }
 }

@@ -20,6 +20,8 @@ struct EdgeCommand: AsyncParsableCommand {
     @Option(help: "Memory cache budget, e.g. 64MiB (B, KiB, MiB, GiB).") var cacheSize: String?
     @Option(help: "Largest object stored; larger ones are streamed through.") var maxObjectSize: String?
     @Option(help: "Event loops (threads) for connections; default one per CPU core.") var eventLoops: Int?
+    @Option(help: "The disk tier's folder (under the memory cache); default: memory only.") var diskCache: String?
+    @Option(help: "The disk tier's budget, e.g. 1GiB.") var diskCacheSize: String?
     @Option(help: "The fleet file whose [[sites]] this edge serves (outpost up passes it).") var fleet: String?
     @Flag(help: .hidden) var exitWithParent = false
 
@@ -80,6 +82,11 @@ struct EdgeCommand: AsyncParsableCommand {
         if let eventLoops {
             guard (1...256).contains(eventLoops) else { throw ValidationError("--event-loops \(eventLoops): must be 1 to 256") }
             c.eventLoops = eventLoops
+        }
+        if let diskCache { c.diskCache = URL(fileURLWithPath: diskCache).standardizedFileURL.path }
+        if let diskCacheSize {
+            guard let n = ByteSize.parse(diskCacheSize), n >= 1 << 20 else { throw ValidationError("--disk-cache-size '\(diskCacheSize)' is not a size of 1MiB or more; write e.g. 1GiB") }
+            c.diskCacheSize = n
         }
         return c
     }

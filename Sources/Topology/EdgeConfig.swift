@@ -97,6 +97,11 @@ public struct EdgeConfig: Sendable, Equatable {
     /// more are not stored, so a client sending a new header value per request cannot fill
     /// the cache with one URL.
     public var maxVariants = 16
+    /// The disk tier's folder (under the memory tier: what memory evicts goes there, and a
+    /// memory miss looks there before the origin); nil: memory only.
+    public var diskCache: String?
+    /// The disk tier's byte budget, never exceeded.
+    public var diskCacheSize = 1 << 30
     /// Event loops (threads) serving this edge's connections; nil: one per CPU core (nginx's
     /// `worker_processes auto`).
     public var eventLoops: Int?
@@ -109,7 +114,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
         "strip_request_headers", "cookies", "set_cookie", "stale_if_disconnected", "cache_rules", "client_buffer_size",
-        "event_loops",
+        "event_loops", "disk_cache", "disk_cache_size",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -193,6 +198,9 @@ public struct EdgeConfig: Sendable, Equatable {
         publicIPv6 = try s.string("public_ipv6")
         if let v6 = publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
         limits = try ListenerLimits(section: s)
+        diskCache = try s.string("disk_cache").map { URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path }
+        diskCacheSize = try s.byteSize("disk_cache_size", max: 1 << 50) ?? diskCacheSize
+        guard diskCacheSize >= 1 << 20 else { throw s.error("disk_cache_size", "must be at least 1MiB") }
         // The settings a site may also set for itself.
         self = try SiteSettings(section: s).applied(to: self)
         for d in try s.strings("deny") ?? [] {

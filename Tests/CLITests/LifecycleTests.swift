@@ -30,8 +30,8 @@ import Testing
         }
     }
 
-    static func listening(_ port: Int) async throws -> Bool {
-        try await eventually(timeout: 15) { (try? RawHTTP.request("GET", "/", port: port, timeout: 1)) != nil }
+    static func listening(_ port: Int, probe: String = "/") async throws -> Bool {
+        try await eventually(timeout: 15) { (try? RawHTTP.request("GET", probe, port: port, timeout: 1)) != nil }
     }
 
     @Test func signalsStopAndReopenAndTheLevelIsTheOperators() async throws {
@@ -63,5 +63,36 @@ import Testing
         try edge.stdin.fileHandleForWriting.close()  // as when `outpost up` dies
         let (status, log) = edge.finish()
         #expect(status == 0 && log.contains("[child-edge] stopping"), "\(log)")
+    }
+
+    /// The disk tier across a crash: what was written before `kill -9` is a hit after the restart.
+    @Test func whatWasWrittenToDiskIsAHitAfterKillNine() async throws {
+        let origin = ScriptedOrigin()
+        for i in 0..<12 {
+            origin.route("/o/\(i)") { _ in .init(headers: [("Cache-Control", "max-age=3600")], body: "object \(i) " + String(repeating: "x", count: 8000)) }
+        }
+        _ = try await origin.start()
+        let dir = TemporaryFolder()
+        let port = freePortBlock(1)
+        let args = ["edge", "--name", "crash-edge", "--listen", "127.0.0.1:\(port)", "--origin", origin.url, "--cache-size", "32KiB",
+                    "--disk-cache", dir.path + "/disk", "--disk-cache-size", "8MiB"]
+        let first = try Server(args)
+        #expect(try await Self.listening(port, probe: "/o/0"))
+        for i in 0..<12 { #expect(try RawHTTP.request("GET", "/o/\(i)", port: port).status == 200) }
+        let files = { ((try? FileManager.default.subpathsOfDirectory(atPath: dir.path + "/disk/objects")) ?? []).filter { $0.utf8.count == 67 }.count }
+        #expect(try await eventually(timeout: 10) { files() == 12 }, "written: \(files())")
+        kill(first.process.processIdentifier, SIGKILL)
+        _ = first.finish()
+        let second = try Server(args)
+        #expect(try await Self.listening(port, probe: "/o/0"))
+        for i in 0..<12 {
+            let r = try RawHTTP.request("GET", "/o/\(i)", port: port)
+            #expect(r.status == 200 && r.text.hasPrefix("object \(i) ") && r.cacheStatus.contains("hit"), "/o/\(i): \(r.cacheStatus)")
+        }
+        #expect((0..<12).allSatisfy { origin.count("/o/\($0)") == 1 }, "the origin was not asked again")
+        kill(second.process.processIdentifier, SIGTERM)
+        let (status, log) = second.finish()
+        #expect(status == 0 && log.contains("disk cache") && log.contains("\(files()) files taken stock of"), "\(log)")
+        await origin.stop()
     }
 }

@@ -78,6 +78,16 @@ import Testing
         #expect(origin.cacheControl(forPath: "/css/docs.css", host: origin.hosts[0]).contains("stale-while-revalidate"))
     }
 
+    @Test func theDiskTierIsReadWithItsBounds() throws {
+        let dir = TemporaryFolder()
+        let good = try EdgeConfig.load(file: dir.write("e.toml", "name = \"e\"\ndisk_cache = \"cache\"\ndisk_cache_size = \"2GiB\"\n"))
+        #expect(good.diskCache == dir.path + "/cache" && good.diskCacheSize == 2 << 30, "relative to the file")
+        #expect(try EdgeConfig.load(file: dir.write("e.toml", "name = \"e\"\n")).diskCache == nil, "memory only unless set")
+        #expect { _ = try EdgeConfig.load(file: dir.write("e.toml", "name = \"e\"\ndisk_cache = \"c\"\ndisk_cache_size = \"10KiB\"\n")) } throws: {
+            "\($0)".contains("disk_cache_size") && "\($0)".contains("1MiB")
+        }
+    }
+
     @Test func originHostsAreCheckedAsTheyAreRead() {
         let dir = TemporaryFolder()
         dir.write("site/index.html", "x")
