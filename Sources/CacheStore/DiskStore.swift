@@ -17,8 +17,9 @@ import Glibc
 /// The byte budget holds at all times: room is made (least recently used first) and reserved
 /// before a file is written. At start the folder is scanned (names and sizes only) on a thread
 /// of its own; until the scan is done lookups still find files by name, and nothing is written.
-/// Purges are bans (as Varnish's): a file stored before a matching ban is a miss, and removed
-/// when next read; bans are kept in the folder so they outlive a restart.
+/// Purges are bans (as Varnish's): a file stored before a matching ban is a miss; bans are
+/// kept in the folder (fsynced) so they outlive a restart. Removals leave tombstones, so a
+/// write queued before one cannot bring the old copy back. One process per folder (a lock).
 ///
 /// Blocking file work: call `get`, `put`, `remove`, `purge` and `load` off the event loops.
 public final class DiskStore: Sendable {
@@ -43,10 +44,27 @@ public final class DiskStore: Sendable {
         public var paths: [String]
         public var prefixes: [String]
         public var tags: [String]
+        /// Everything stored until `time` (what the tier was emptied of).
+        public var all: Bool?
+    }
 
-        func matches(key: String, path: Substring, tags objectTags: [String]) -> Bool {
-            if let site, !key.hasPrefix(CacheKey.Origin.sitePrefix(site)) { return false }
-            return PurgeSelector(paths: Set(paths), prefixes: prefixes, tags: Set(tags)).matches(path: path, tags: objectTags)
+    /// A ban as reads check it (its sets built once).
+    private struct ActiveBan {
+        var time: Double
+        var sitePrefix: String?
+        var selector: PurgeSelector
+        var all: Bool
+        init(_ b: Ban) {
+            time = b.time
+            sitePrefix = b.site.map(CacheKey.Origin.sitePrefix)
+            selector = PurgeSelector(paths: Set(b.paths), prefixes: b.prefixes, tags: Set(b.tags))
+            all = b.all ?? false
+        }
+        func matches(key: String, path: Substring, tags: [String], storedAt: Double) -> Bool {
+            guard time >= storedAt else { return false }
+            if all { return true }
+            if let sitePrefix, !key.hasPrefix(sitePrefix) { return false }
+            return selector.matches(path: path, tags: tags)
         }
     }
 
@@ -63,6 +81,12 @@ public final class DiskStore: Sendable {
         var head = 0
         var clock: UInt64 = 0
         var bans: [Ban] = []
+        var active: [ActiveBan] = []
+        /// Bumped with every change to `bans`, so that the newest list is the one saved.
+        var bansVersion = 0
+        /// Keys removed (an invalidation, a push over a pulled copy, a write refused): a file
+        /// stored until then is a miss, whatever write lands later. Pruned as it grows.
+        var tombstones: [String: Double] = [:]
         var stats = Stats()
 
         mutating func touch(_ name: String) {
@@ -73,12 +97,13 @@ public final class DiskStore: Sendable {
             compactIfNeeded()
         }
 
-        mutating func add(_ name: String, size: Int) {
-            clock += 1
+        mutating func add(_ name: String, size: Int, order: UInt64? = nil) {
             if let old = index[name] { stats.bytes -= old.size } else { stats.objects += 1 }
-            index[name] = Entry(size: size, order: clock)
+            let o: UInt64
+            if let order { o = order } else { clock += 1; o = clock }
+            index[name] = Entry(size: size, order: o)
             stats.bytes += size
-            queue.append((name, clock))
+            queue.append((name, o))
             compactIfNeeded()
         }
 
@@ -112,50 +137,89 @@ public final class DiskStore: Sendable {
                 head = 0
             }
         }
+
+        mutating func setBans(_ new: [Ban]) {
+            bans = new
+            active = new.map(ActiveBan.init)
+            bansVersion += 1
+        }
+
+        mutating func tombstone(_ name: String, at time: Double) {
+            tombstones[name] = max(time, tombstones[name] ?? time)
+            if tombstones.count > 100_000 {
+                let cut = time - 600
+                tombstones = tombstones.filter { $0.value > cut }
+            }
+        }
     }
 
     public let directory: String
     public let budget: Int
+    /// Larger files are not read (nor written): a bound on what one lookup may cost.
+    public let maxFileSize: Int
     private let state: Mutex<State>
     private let loaded = Atomic<Bool>(false)
+    /// One write at a time: room is made, the file written and renamed, and the index updated
+    /// in order, so the files never add up to more than the budget and the index agrees.
+    private let writeLock = Mutex(())
+    private let bansLock = Mutex(0)
+    /// Held for the life of the store: one process per folder.
+    private let lockFD: Int32
     static let magic = Array("OUTPOST-DISK 01\n".utf8)
-    /// More bans than this and the whole tier is emptied instead (each read checks every ban).
+    /// More bans than this and the tier is emptied instead (each read checks every ban).
     static let maxBans = 1000
 
     private var objectsDir: String { directory + "/objects" }
     private var tmpDir: String { directory + "/tmp" }
     private var bansFile: String { directory + "/bans.json" }
 
-    /// Opens (creating) the folder, removes partial writes and reads the bans. Call `load`
-    /// next (on a thread of its own) to take stock of the files.
-    public static func open(directory: String, budget: Int) throws -> DiskStore {
-        let store = DiskStore(directory: directory, budget: budget)
+    /// Opens (creating) the folder, takes its lock (one edge per folder), removes partial
+    /// writes and reads the bans. Call `load` next (on a thread of its own).
+    public static func open(directory: String, budget: Int, maxFileSize: Int = 1 << 30) throws -> DiskStore {
         let fm = FileManager.default
-        for dir in [store.objectsDir, store.tmpDir] {
+        for dir in [directory + "/objects", directory + "/tmp"] {
             do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
                 throw DiskStoreError("cannot create the disk cache folder \(dir): \(error.localizedDescription); check disk_cache and its permissions")
             }
         }
+        let fd = Glibc.open(directory + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            if fd >= 0 { close(fd) }
+            throw DiskStoreError("the disk cache folder \(directory) is in use by another process (its lock file is held); give each edge its own disk_cache")
+        }
+        let store = DiskStore(directory: directory, budget: budget, maxFileSize: maxFileSize, lockFD: fd)
         for name in (try? fm.contentsOfDirectory(atPath: store.tmpDir)) ?? [] { unlink(store.tmpDir + "/" + name) }
-        if let data = fm.contents(atPath: store.bansFile), let bans = try? JSONDecoder().decode([Ban].self, from: data) {
-            store.state.withLock { $0.bans = Array(bans.suffix(maxBans)) }
+        if let data = fm.contents(atPath: store.bansFile) {
+            if let bans = try? JSONDecoder().decode([Ban].self, from: data) {
+                store.state.withLock { $0.setBans(Array(bans.suffix(maxBans))) }
+            } else {
+                // Bans that cannot be read could let purged objects back: everything stored so
+                // far is banned instead.
+                store.state.withLock { $0.setBans([Ban(time: Date().timeIntervalSince1970, paths: [], prefixes: [], tags: [], all: true)]) }
+                store.saveBans()
+            }
         }
         return store
     }
 
-    private init(directory: String, budget: Int) {
+    private init(directory: String, budget: Int, maxFileSize: Int, lockFD: Int32) {
         self.directory = directory
         self.budget = budget
+        self.maxFileSize = min(maxFileSize, budget)
+        self.lockFD = lockFD
         var s = State()
         s.stats.budget = budget
         state = Mutex(s)
     }
 
+    deinit { close(lockFD) }
+
     public var stats: Stats { state.withLock { $0.stats } }
     public var isLoaded: Bool { loaded.load(ordering: .acquiring) }
 
-    /// Takes stock of the files (names and sizes, oldest first by modification time), then
-    /// trims to the budget. Returns how many files and how long it took, for the log.
+    /// Takes stock of the files (names and sizes, oldest first by modification time, and older
+    /// than anything used meanwhile), then trims to the budget. Returns how many files and how
+    /// long it took, for the log.
     @discardableResult
     public func load() -> (files: Int, seconds: Double) {
         let started = Date()
@@ -176,7 +240,22 @@ public final class DiskStore: Sendable {
         found.sort { $0.modified < $1.modified }
         var victims: [String] = []
         state.withLock { s in
-            for f in found where s.index[f.name] == nil { s.add(f.name, size: f.size) }
+            // Files read while the scan ran are the most recently used: the scanned ones go
+            // before them in the queue.
+            var order: UInt64 = 0
+            let before = s.queue
+            s.queue = []
+            s.head = 0
+            for f in found where s.index[f.name] == nil {
+                s.add(f.name, size: f.size, order: order)
+                order += 1
+            }
+            for (name, o) in before where s.index[name]?.order == o {
+                s.clock += 1
+                s.index[name]?.order = order + s.clock
+                s.queue.append((name, order + s.clock))
+            }
+            s.clock += order
             while s.stats.bytes > budget, let v = s.victim() {
                 victims.append(v)
                 s.stats.evictions += 1
@@ -191,93 +270,156 @@ public final class DiskStore: Sendable {
     static func name(_ key: CacheKey) -> String { SHA256Hex.of(Array(key.value.utf8)) }
     private func path(of name: String) -> String { objectsDir + "/" + name.prefix(2) + "/" + name }
 
-    /// The stored response for `key` that `requestHeaders` select, with when it was stored;
-    /// nil when there is none, it is banned, or its file fails the check (then removed).
+    /// Whether a lookup could find `key`: before the scan is done, maybe; after it, only what
+    /// the index holds (cheap: call it before going off the event loop for `get`).
+    public func mayHave(_ key: CacheKey) -> Bool {
+        guard isLoaded else { return true }
+        let name = Self.name(key)
+        return state.withLock { $0.index[name] != nil }
+    }
+
+    /// The stored response for `key` that `requestHeaders` select; nil when there is none, it
+    /// is banned or removed, or its file fails the check (then removed).
     public func get(_ key: CacheKey, requestHeaders: HTTPHeaders) -> StoredResponse? {
         let name = Self.name(key)
         let file = path(of: name)
-        guard let bytes = Self.readFile(file, limit: budget) else {
-            state.withLock { $0.drop(name) }
+        guard let bytes = Self.readFile(file, limit: maxFileSize) else {
+            if access(file, F_OK) != 0 { state.withLock { $0.drop(name) } }
             return nil
         }
         guard let (header, response) = Self.decode(bytes), header.key == key.value else {
-            unlink(file)
-            state.withLock { s in
-                s.drop(name)
-                s.stats.corrupt += 1
+            writeLock.withLock { _ in
+                // Unless a write replaced it meanwhile: then it is that write's.
+                if let again = Self.readFile(file, limit: maxFileSize), Self.decode(again) != nil { return }
+                unlink(file)
+                state.withLock { s in
+                    s.drop(name)
+                    s.stats.corrupt += 1
+                }
             }
             return nil
         }
-        let banned = state.withLock { s in
-            s.bans.contains { $0.time >= header.storedAt && $0.matches(key: key.value, path: key.path, tags: response.tags) }
-        }
-        if banned {
-            unlink(file)
-            state.withLock { $0.drop(name) }
+        if isDead(name, key, response, storedAt: header.storedAt) {
+            // Banned or removed: the file goes, unless a write replaced it meanwhile.
+            writeLock.withLock { _ in
+                if let again = Self.readFile(file, limit: maxFileSize).flatMap(Self.decode), isDead(name, key, again.1, storedAt: again.0.storedAt) {
+                    unlink(file)
+                    state.withLock { $0.drop(name) }
+                }
+            }
             return nil
         }
-        guard response.vary.matches(requestHeaders) else { return nil }
-        state.withLock { s in
-            if s.index[name] == nil { s.add(name, size: bytes.count) } else { s.touch(name) }
+        let usable = state.withLock { s -> Bool in
+            guard response.vary.matches(requestHeaders) else { return false }
+            if s.index[name] == nil {
+                // Found by name before the scan took stock of it; after the scan, a file the
+                // index does not know is not this store's to serve.
+                guard !s.stats.loaded else { return false }
+                s.add(name, size: bytes.count)
+            } else {
+                s.touch(name)
+            }
             s.stats.hits += 1
+            return true
         }
-        return response
+        return usable ? response : nil
     }
 
-    /// Writes `response` for `key` (replacing what is there). Not while the start-up scan
-    /// runs, nor when it is larger than the whole budget; returns whether it was written.
-    @discardableResult
-    public func put(_ key: CacheKey, _ response: StoredResponse, now: Double) -> Bool {
-        guard isLoaded else { return false }
-        let bytes = Self.encode(key, response, storedAt: now)
-        guard bytes.count <= budget else { return false }
-        let name = Self.name(key)
-        // Room is made and reserved first: the files on disk never add up to more than the budget.
-        var victims: [String] = []
+    /// Whether a file stored at `storedAt` is banned or removed since.
+    private func isDead(_ name: String, _ key: CacheKey, _ r: StoredResponse, storedAt: Double) -> Bool {
         state.withLock { s in
-            s.drop(name)
-            while s.stats.bytes + bytes.count > budget, let v = s.victim() {
-                victims.append(v)
-                s.stats.evictions += 1
-            }
-            s.add(name, size: bytes.count)
+            if let removed = s.tombstones[name], removed >= storedAt { return true }
+            return s.active.contains { $0.matches(key: key.value, path: key.path, tags: r.tags, storedAt: storedAt) }
         }
-        for v in victims { unlink(path(of: v)) }
-        let final = path(of: name)
-        let tmp = tmpDir + "/" + name + "." + UUID().uuidString
-        let dir = objectsDir + "/" + name.prefix(2)
-        if access(dir, F_OK) != 0 { mkdir(dir, 0o755) }
-        guard Self.writeFile(tmp, bytes), rename(tmp, final) == 0 else {
-            unlink(tmp)
-            state.withLock { $0.drop(name) }
+    }
+
+    /// Writes `response` for `key` (replacing what is there), stored at `storedAt` (when the
+    /// origin answered: a purge after that bans it). Not while the start-up scan runs, nor
+    /// when it is too large; then the key is removed instead, so that no older copy stays.
+    @discardableResult
+    public func put(_ key: CacheKey, _ response: StoredResponse, storedAt: Double) -> Bool {
+        let name = Self.name(key)
+        let bytes = Self.encode(key, response, storedAt: storedAt)
+        guard isLoaded, bytes.count <= maxFileSize else {
+            remove(key, at: storedAt)
             return false
         }
-        state.withLock { $0.stats.writes += 1 }
-        return true
+        return writeLock.withLock { _ -> Bool in
+            if isDead(name, key, response, storedAt: storedAt) { return false }
+            // Room first (the file being replaced counts until it is), then the write.
+            var victims: [String] = []
+            state.withLock { s in
+                let replaced = s.index[name]?.size ?? 0
+                while s.stats.bytes - replaced + bytes.count > budget, let v = s.victim() {
+                    victims.append(v)
+                    s.stats.evictions += 1
+                }
+            }
+            for v in victims where v != name { unlink(path(of: v)) }
+            let final = path(of: name)
+            let tmp = tmpDir + "/" + name
+            let dir = objectsDir + "/" + name.prefix(2)
+            if access(dir, F_OK) != 0 { mkdir(dir, 0o755) }
+            guard Self.writeFile(tmp, bytes) else {
+                unlink(tmp)
+                return false
+            }
+            return state.withLock { s -> Bool in
+                guard rename(tmp, final) == 0 else {
+                    unlink(tmp)
+                    return false
+                }
+                s.add(name, size: bytes.count)
+                s.stats.writes += 1
+                return true
+            }
+        }
     }
 
-    /// Removes what is stored for `key` (an unsafe method's invalidation, a push replacing it).
-    public func remove(_ key: CacheKey) {
+    /// Makes what is stored for `key` until `at` a miss, without touching the disk (on an event
+    /// loop; the file goes when evicted, or with `remove`).
+    public func forget(_ key: CacheKey, at time: Double) {
         let name = Self.name(key)
-        state.withLock { $0.drop(name) }
+        state.withLock { $0.tombstone(name, at: time) }
+    }
+
+    /// Removes what is stored for `key` (an invalidation, a push over it): a file stored
+    /// until `at` is never served, whatever write lands after.
+    public func remove(_ key: CacheKey, at time: Double) {
+        let name = Self.name(key)
+        state.withLock { s in
+            s.drop(name)
+            s.tombstone(name, at: time)
+        }
         unlink(path(of: name))
     }
 
-    /// Bans what the selector matches, stored until now. Past `maxBans` the tier is emptied.
-    public func purge(_ selector: PurgeSelector, now: Double) {
+    /// Bans what the selector matches, stored until now, at once (reads check it from this
+    /// call on); `saveBans` keeps the list on disk. Past `maxBans`, everything until now is
+    /// banned instead.
+    public func ban(_ selector: PurgeSelector, now: Double) {
         let ban = Ban(time: now, site: selector.site, paths: selector.paths.sorted(), prefixes: selector.prefixes, tags: selector.tags.sorted())
-        let (bans, wipe) = state.withLock { s -> ([Ban], [String]) in
-            s.bans.append(ban)
-            guard s.bans.count > Self.maxBans else { return (s.bans, []) }
-            let all = Array(s.index.keys)
-            for n in all { s.drop(n) }
-            s.bans = []
-            return ([], all)
+        state.withLock { s in
+            var bans = s.bans + [ban]
+            if bans.count > Self.maxBans { bans = [Ban(time: now, paths: [], prefixes: [], tags: [], all: true)] }
+            s.setBans(bans)
         }
-        for n in wipe { unlink(path(of: n)) }
-        if let data = try? JSONEncoder().encode(bans) {
+    }
+
+    /// Writes the newest ban list durably (a temporary file, fsynced, renamed; the folder
+    /// fsynced). Blocking.
+    public func saveBans() {
+        bansLock.withLock { saved in
+            let (bans, version) = state.withLock { ($0.bans, $0.bansVersion) }
+            guard version > saved, let data = try? JSONEncoder().encode(bans) else { return }
             let tmp = bansFile + ".tmp"
-            if Self.writeFile(tmp, Array(data)) { rename(tmp, bansFile) }
+            guard Self.writeFile(tmp, Array(data), sync: true), rename(tmp, bansFile) == 0 else { return }
+            let dirFD = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if dirFD >= 0 {
+                fsync(dirFD)
+                close(dirFD)
+            }
+            saved = version
         }
     }
 
@@ -389,11 +531,11 @@ public final class DiskStore: Sendable {
         return ok ? bytes : nil
     }
 
-    static func writeFile(_ path: String, _ bytes: [UInt8]) -> Bool {
+    static func writeFile(_ path: String, _ bytes: [UInt8], sync: Bool = false) -> Bool {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        return bytes.withUnsafeBytes { buf -> Bool in
+        let written = bytes.withUnsafeBytes { buf -> Bool in
             guard let base = buf.baseAddress else { return buf.isEmpty }
             var done = 0
             while done < buf.count {
@@ -404,6 +546,7 @@ public final class DiskStore: Sendable {
             }
             return true
         }
+        return written && (!sync || fsync(fd) == 0)
     }
 }
 

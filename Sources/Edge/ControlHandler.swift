@@ -151,10 +151,10 @@ final class ControlHandler: ChannelInboundHandler {
             if let name = site.name {
                 let selector = PurgeSelector(paths: [CacheKey.normalise(request.path)], site: name)
                 _ = edge.store.purge(selector, soft: false, now: now)
-                edge.disk?.store.purge(selector, now: now)
+                edge.disk?.purge(selector, now: now)
             } else {
                 edge.store.remove(edge.key(request.path, edge.defaultRoute))
-                edge.disk?.store.remove(edge.key(request.path, edge.defaultRoute))
+                edge.disk?.invalidate(edge.key(request.path, edge.defaultRoute), now: now)
             }
             return object.meta
         }
@@ -224,13 +224,12 @@ final class ControlHandler: ChannelInboundHandler {
             pushStores = site.pushes.map { [$0] } ?? []
         }
         let soft = ["1", "true", "yes"].contains(query.values("soft").first ?? "")
+        // The disk tier first (banned at once, soft or hard: a purged object on disk is fetched
+        // again), so no disk read under way puts a purged object back into memory.
+        edge.disk?.purge(selector, now: edge.clock())
         let pulled = edge.store.purge(selector, soft: soft, now: edge.clock())
         let chosen = selector, stores = pushStores
-        let disk = edge.disk, now = edge.clock()
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> Int in
-            // The disk tier bans what the purge names (soft or hard: a purged object on disk is
-            // fetched again).
-            disk?.store.purge(chosen, now: now)
             // Pushed objects cannot revalidate, so only a hard purge touches them.
             guard !soft else { return 0 }
             var n = 0

@@ -186,14 +186,15 @@ final class EdgeHandler: ChannelInboundHandler {
     /// A memory miss asks the disk tier (off the event loop) before the request path goes on; a
     /// response found there goes back into memory.
     private func lookupOnDisk(_ key: CacheKey, _ request: HTTPRequestHead, _ disk: DiskTier, _ context: ChannelHandlerContext) {
-        let asked = sequence, headers = request.headers
-        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { disk.store.get(key, requestHeaders: headers) }
+        let asked = sequence, headers = request.headers, generation = disk.currentGeneration
+        let future = disk.pool.runIfActive(eventLoop: context.eventLoop) { disk.store.get(key, requestHeaders: headers) }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         future.whenComplete { result in
             let handler = bound.value
             // The connection went, or moved on: nothing to answer.
-            guard handler.context != nil, handler.sequence == asked else { return }
-            let found = (try? result.get()) ?? nil
+            guard handler.context != nil, handler.current?.sequence == asked else { return }
+            // A purge or invalidation since the read started: what it found may be what it removed.
+            let found = disk.currentGeneration == generation ? ((try? result.get()) ?? nil) : nil
             if let found { handler.edge.store.insert(key, found) }
             handler.run(RequestPath.lookup(key, request, pushed: .none, stored: found, now: handler.edge.clock(), handler.setting), request)
         }
@@ -209,7 +210,7 @@ final class EdgeHandler: ChannelInboundHandler {
             let now = edge.clock()
             let pushed = setting.route.policy.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? .none
             let stored = edge.store.lookup(key, requestHeaders: request.headers)
-            if stored == nil, case .none = pushed, let disk = edge.disk, let context {
+            if stored == nil, case .none = pushed, let disk = edge.disk, disk.store.mayHave(key), let context {
                 return lookupOnDisk(key, request, disk, context)
             }
             run(RequestPath.lookup(key, request, pushed: pushed, stored: stored, now: now, setting), request)

@@ -59,15 +59,17 @@ public final class EdgeServer: Sendable {
             : SitePolicy(name: nil, index: nil, config: config, assets: AssetTransform(config: config, queue: queue), pushes: nil)
         // The disk tier: opened now, its files taken stock of on a thread of its own (lookups
         // find files by name meanwhile; nothing is written until it is done). Every object
-        // stored in memory is written to it as well (so a restart or a crash loses nothing that
-        // was written), and a memory miss looks there before the origin.
+        // stored in memory is written to it as well (what was written survives a restart or a
+        // crash), and a memory miss looks there before the origin.
         var disk: DiskTier?
         if let directory = config.diskCache {
             let store: DiskStore
-            do { store = try DiskStore.open(directory: directory, budget: config.diskCacheSize) } catch {
+            // A file holds a body and its compressed variants: a bound on what one read costs.
+            let maxFile = min(config.diskCacheSize, config.maxObjectSize.multipliedReportingOverflow(by: 4).partialValue + (1 << 20))
+            do { store = try DiskStore.open(directory: directory, budget: config.diskCacheSize, maxFileSize: maxFile) } catch {
                 throw EdgeStartError("edge \(config.name): \(error)")
             }
-            disk = DiskTier(store: store, clock: clock)
+            disk = DiskTier(store: store)
             Thread.detachNewThread {
                 let (files, seconds) = store.load()
                 log("disk cache \(directory): \(files) files taken stock of in \(String(format: "%.2f", seconds)) s; budget \(ByteSize.format(config.diskCacheSize))")
@@ -193,6 +195,7 @@ public final class EdgeServer: Sendable {
         await c?.close()
         await tlsListener.withLock { $0 }?.close()
         await context.origin.shutdown()
+        await context.disk?.shutdown()
         context.accessLog?.close()
     }
 

@@ -395,8 +395,8 @@ final class InFlightFetch: OriginResponseHandler {
                 }
                 return
             }
-            if !edge.store.insert(plan.key, response), response.cost > edge.store.budget, edge.disk == nil {
-                edge.log("\(plan.key.path) not stored: larger than the whole cache budget (cache_size)")
+            if !edge.store.insert(plan.key, response), response.cost > edge.store.budget {
+                edge.log("\(plan.key.path) not stored in memory: larger than the whole cache budget (cache_size)\(edge.disk == nil ? "" : "; kept on disk only")")
             }
             edge.disk?.keep(plan.key, response)
         }
@@ -405,10 +405,7 @@ final class InFlightFetch: OriginResponseHandler {
         // §4.4: a successful unsafe request invalidates what is stored for its URL.
         if plan.invalidates, status.code < 400 {
             edge.store.remove(plan.key)
-            if let disk = edge.disk {
-                let key = plan.key
-                NIOThreadPool.singleton.submit { _ in disk.store.remove(key) }
-            }
+            edge.disk?.invalidate(plan.key, now: edge.clock())
         }
     }
 
