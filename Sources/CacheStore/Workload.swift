@@ -103,12 +103,17 @@ public enum PolicySimulator {
         public var description: String { String(format: "object hit ratio %.3f, byte hit ratio %.3f (%d not admitted)", objectHitRatio, byteHitRatio, rejected) }
     }
 
-    /// Runs `requests`; the first `warmup` are not counted.
-    public static func run(policy: some EvictionPolicy, budget: Int, workload: Workload, requests: [Int], warmup: Int = 0) -> Result {
+    /// Runs `requests`; the first `warmup` are not counted. With `disk`, a disk tier of that
+    /// many bytes lies under memory as the edge's does: every object fetched is written to it
+    /// (least recently used goes), and a memory miss found there is a hit, put back in memory.
+    public static func run(policy: some EvictionPolicy, budget: Int, disk: Int? = nil, workload: Workload, requests: [Int], warmup: Int = 0) -> Result {
         var policy = policy
         var stored: [Int: Int] = [:]  // id -> cost
         var used = 0
         var r = Result()
+        var diskLRU = LRUPolicy()
+        var onDisk: [Int: Int] = [:]
+        var diskUsed = 0
         let keys = (0..<workload.sizes.count).map { CacheKey(scheme: "http", authority: "sim", pathAndQuery: "/\($0)") }
         for (i, id) in requests.enumerated() {
             let size = workload.sizes[id]
@@ -125,6 +130,23 @@ public enum PolicySimulator {
                     r.hitBytes += size
                 }
                 continue
+            }
+            if let diskBudget = disk {
+                if onDisk[id] != nil {
+                    diskLRU.accessed(entry)
+                    if counted {
+                        r.hits += 1
+                        r.hitBytes += size
+                    }
+                } else if size <= diskBudget {
+                    while diskUsed + size > diskBudget, let victim = diskLRU.victim() {
+                        diskLRU.removed(victim)
+                        diskUsed -= onDisk.removeValue(forKey: Int(victim.key.path.dropFirst()) ?? -1) ?? 0
+                    }
+                    onDisk[id] = size
+                    diskUsed += size
+                    diskLRU.inserted(entry, cost: size)
+                }
             }
             guard size <= budget, policy.admit(entry, cost: size) || used + size <= budget else {
                 r.rejected += 1

@@ -87,7 +87,11 @@ public final class EdgeServer: Sendable {
         )
         clientConfig.httpVersion = .http1Only
         let client = HTTPClient(eventLoopGroupProvider: .shared(group), configuration: clientConfig)
-        let policy: any EvictionPolicy = config.eviction == .lru ? LRUPolicy() : S3FIFOPolicy()
+        let policy: any EvictionPolicy = switch config.eviction {
+        case .lru: LRUPolicy()
+        case .wtinylfu: WTinyLFUPolicy()
+        case .s3fifo: S3FIFOPolicy()
+        }
         let memory = MemoryStore(budget: config.cacheSize, policy: policy, maxVariants: config.maxVariants)
         context = EdgeContext(
             config: config,

@@ -302,6 +302,8 @@ public enum Eviction: String, Sendable, CaseIterable {
     /// S3-FIFO with size-aware admission (default).
     case s3fifo
     case lru
+    /// W-TinyLFU (Caffeine's), for comparison.
+    case wtinylfu
 }
 
 /// Asset kinds the pipeline minifies (`minify`).
