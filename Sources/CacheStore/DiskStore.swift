@@ -228,11 +228,17 @@ public final class DiskStore: Sendable {
         for dir in ((try? fm.contentsOfDirectory(atPath: objectsDir)) ?? []).sorted() where dir.utf8.count == 2 {
             let path = objectsDir + "/" + dir
             guard let d = opendir(path) else { continue }
+            let fd = dirfd(d)
             while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard name.utf8.count == 64, name.hasPrefix(dir) else { continue }
+                // Names of 64 bytes only (the rest: ".", "..", strays), stat-ed by the folder's descriptor.
                 var st = stat()
-                guard stat(path + "/" + name, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                let ok = withUnsafeBytes(of: e.pointee.d_name) { raw -> Bool in
+                    guard raw.count > 64, raw[64] == 0, raw[63] != 0 else { return false }
+                    return raw.withMemoryRebound(to: CChar.self) { chars in chars.baseAddress.map { fstatat(fd, $0, &st, 0) == 0 } ?? false }
+                }
+                guard ok, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix(64), as: UTF8.self) }
+                guard name.hasPrefix(dir) else { continue }
                 found.append((name, Int(st.st_size), Int(st.st_mtim.tv_sec)))
             }
             closedir(d)
