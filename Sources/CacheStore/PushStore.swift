@@ -92,6 +92,7 @@ public final class PushStore: Sendable {
 
     private var objectsDir: String { directory + "/objects" }
     private var tmpDir: String { directory + "/tmp" }
+    private var tombstonesFile: String { directory + "/tombstones.json" }
 
     /// Opens (creating) the data folder, removes partial uploads and expired objects, and loads
     /// the rest. Returns the store and what it did, for the log.
@@ -120,12 +121,20 @@ public final class PushStore: Sendable {
             if object.expires <= now {
                 try? fm.removeItem(atPath: file)
                 expired += 1
+                // Its path answers 404 ("expired") for a day, as if there had been no restart.
+                if object.expires > now - tombstoneSeconds { store.tombstones.withLock { $0[object.path] = object.expires } }
                 continue
             }
             loaded[object.path] = object
         }
         store.objects.withLock { $0 = loaded }
-        if !loaded.isEmpty { store.everUsed.store(true, ordering: .relaxed) }
+        // Paths whose files a sweep removed before the restart.
+        if let data = fm.contents(atPath: store.tombstonesFile), let saved = try? JSONDecoder().decode([String: Double].self, from: data) {
+            store.tombstones.withLock { t in
+                for (path, at) in saved where at > now - tombstoneSeconds && at.isFinite && loaded[path] == nil { t[path] = max(t[path] ?? at, at) }
+            }
+        }
+        if !loaded.isEmpty || store.tombstones.withLock({ !$0.isEmpty }) { store.everUsed.store(true, ordering: .relaxed) }
         let bytes = loaded.values.reduce(0) { $0 + $1.size }
         return (store, "pushed objects: \(loaded.count) loaded (\(bytes) bytes), \(expired) expired removed, \(partial) partial uploads removed, \(broken) unreadable removed")
     }
@@ -205,6 +214,13 @@ public final class PushStore: Sendable {
         }
     }
 
+    /// The object at `path` as it was pushed (its body from disk, before any minifying): for a
+    /// push that only changes the expiry. nil when nothing live is pushed there.
+    public func stored(_ path: String, now: Double) -> PushedObject? {
+        guard let live = objects.withLock({ $0[path] }), live.expires > now else { return nil }
+        return Self.read(objectsDir + "/" + Self.fileName(path))
+    }
+
     /// Removes the object at `path` from disk and memory; false if there was none.
     @discardableResult
     public func delete(_ path: String) throws(PushError) -> Bool {
@@ -253,7 +269,15 @@ public final class PushStore: Sendable {
         }
         // Tombstones say "expired at T" for a while (a day), then the path is simply unknown:
         // without this the map grows with every distinct path ever pushed.
-        tombstones.withLock { t in t = t.filter { $0.value > now - Self.tombstoneSeconds } }
+        let kept = tombstones.withLock { t -> [String: Double] in
+            t = t.filter { $0.value > now - Self.tombstoneSeconds }
+            return t
+        }
+        // Kept on disk too, so expired paths still answer 404 after a restart.
+        if removed > 0 || !kept.isEmpty, let data = try? JSONEncoder().encode(kept) {
+            let tmp = tombstonesFile + ".tmp"
+            if (try? data.write(to: URL(fileURLWithPath: tmp))) != nil { rename(tmp, tombstonesFile) }
+        }
         return removed
     }
 

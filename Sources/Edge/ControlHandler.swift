@@ -102,6 +102,9 @@ final class ControlHandler: ChannelInboundHandler {
         case (.PUT, _) where path.hasPrefix("/push/"):
             guard let (site, pushes) = pushSite(context, h, target) else { return }
             push(context, h, String(path.dropFirst("/push".count)), body, site, pushes)
+        case (.PATCH, _) where path.hasPrefix("/push/"):
+            guard let (site, pushes) = pushSite(context, h, target) else { return }
+            extend(context, h, String(path.dropFirst("/push".count)), site, pushes)
         case (.DELETE, _) where path.hasPrefix("/push/"):
             guard let (_, pushes) = pushSite(context, h, target) else { return }
             delete(context, h, String(path.dropFirst("/push".count)), pushes)
@@ -170,6 +173,44 @@ final class ControlHandler: ChannelInboundHandler {
                 handler.respond(context, h, e.status, ["error": e.message])
             case .failure(let e):
                 handler.respond(context, h, 500, ["error": "\(request.path): \(e)"])
+            }
+        }
+    }
+
+    /// `PATCH /push/<path>`: a new expiry (and tags) for what is pushed there, without sending
+    /// it again; with `X-Outpost-SHA256`, only if that is still the stored content (409 if not).
+    private func extend(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String, _ site: SitePolicy, _ pushes: PushStore) {
+        let now = edge.clock()
+        let request: PushRequest
+        switch PushRequest.parse(path: rawPath, headers: h.headers, now: now) {
+        case .failure(let e): return respond(context, h, e.status, ["error": e.message])
+        case .success(let r): request = r
+        }
+        let edge = self.edge
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> PushedObject.Meta in
+            guard let old = pushes.stored(request.path, now: now) else {
+                throw PushError(404, "nothing live is pushed at \(request.path); push it with its body")
+            }
+            if let expected = request.sha256, expected != old.meta.sha256 {
+                throw PushError(409, "\(request.path) is stored with SHA-256 \(old.meta.sha256), not \(expected); push the new body")
+            }
+            let tags = h.headers.contains(name: "x-outpost-tags") ? request.tags : old.tags
+            var object = PushedObject(path: request.path, body: old.response.body, sha256: old.meta.sha256, contentType: old.meta.contentType,
+                                      tags: tags, expires: request.expires, pushedAt: now)
+            try pushes.put(object)
+            object.response = site.assets.apply(object.response, strongest: true)
+            pushes.replaceResponse(object)
+            return object.meta
+        }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        future.whenComplete { result in
+            let (handler, context) = bound.value
+            switch result {
+            case .success(let meta):
+                edge.log("push of \(meta.path)\(site.name.map { " on site \($0)" } ?? "") extended: expires \(HTTPDate.format(meta.expires))")
+                handler.respondJSON(context, h, 200, meta)
+            case .failure(let e as PushError): handler.respond(context, h, e.status, ["error": e.message])
+            case .failure(let e): handler.respond(context, h, 500, ["error": "\(request.path): \(e)"])
             }
         }
     }

@@ -71,8 +71,8 @@ enum PushPath {
 
 /// Expiry as a duration (`90s`, `15m`, `12h`, `7d`, `2w`) or an absolute time (RFC 3339, HTTP
 /// date, or `@` and Unix seconds).
-enum PushExpiry {
-    static func parse(_ text: String, now: Double) -> Double? {
+public enum PushExpiry {
+    public static func parse(_ text: String, now: Double) -> Double? {
         let t = text.trimmingCharacters(in: .whitespaces)
         // Digits (and one point) only: Double() also reads "inf", "nan" and "1e400".
         if let unit = t.last, t.dropLast().allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }), let n = Double(t.dropLast()), n.isFinite, n >= 0 {

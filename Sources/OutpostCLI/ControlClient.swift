@@ -51,6 +51,13 @@ struct ControlClient: Sendable {
         _ = try await call(.PUT, "/push" + Self.encodePath(path) + siteQuery("?"), headers: headers, body: data, expect: 201)
     }
 
+    /// A new expiry (and tags) for content the edge already holds with this SHA-256.
+    func extend(path: String, sha256: String, expires: String, tags: [String]) async throws {
+        var headers: HTTPHeaders = ["X-Outpost-Expires": expires, "X-Outpost-SHA256": sha256]
+        if !tags.isEmpty { headers.add(name: "X-Outpost-Tags", value: tags.joined(separator: ",")) }
+        _ = try await call(.PATCH, "/push" + Self.encodePath(path) + siteQuery("?"), headers: headers, expect: 200)
+    }
+
     func stats() async throws -> EdgeStats.Snapshot {
         try checkReachable()
         let body = try await call(.GET, "/stats", expect: 200)

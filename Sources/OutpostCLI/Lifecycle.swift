@@ -120,6 +120,8 @@ enum ProcessSetup {
         // A closed pipe under standard output or error must be an error to ignore, not a signal
         // that ends the process.
         signal(SIGPIPE, SIG_IGN)
+        // SIGUSR1 (reopen the logs) must never end a process, even before its handler is up.
+        signal(SIGUSR1, SIG_IGN)
         // Servers hold a descriptor per connection: take the hard limit, as nginx's
         // worker_rlimit_nofile would.
         var limit = rlimit()

@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import CacheStore
 import ControlAPI
+import Edge
 import Foundation
 import Origin
 import Synchronization
@@ -40,6 +41,8 @@ struct Push: AsyncParsableCommand {
         var edge: String
         var uploaded = 0
         var unchanged = 0
+        /// Unchanged, but given the later expiry (or the new tags) without sending them again.
+        var extended = 0
         var deleted = 0
         var failed = 0
         var bytes = 0
@@ -75,8 +78,8 @@ struct Push: AsyncParsableCommand {
             }
         }
         print(Table.render(
-            header: ["edge", dryRun ? "would upload" : "uploaded", "unchanged", dryRun ? "would delete" : "deleted", "failed", "bytes", "time"],
-            rows: reports.map { [$0.edge, "\($0.uploaded)", "\($0.unchanged)", "\($0.deleted)", "\($0.failed)", ByteSize.human($0.bytes), String(format: "%.2fs", $0.seconds)] }
+            header: ["edge", dryRun ? "would upload" : "uploaded", "unchanged", dryRun ? "would extend" : "extended", dryRun ? "would delete" : "deleted", "failed", "bytes", "time"],
+            rows: reports.map { [$0.edge, "\($0.uploaded)", "\($0.unchanged)", "\($0.extended)", "\($0.deleted)", "\($0.failed)", ByteSize.human($0.bytes), String(format: "%.2fs", $0.seconds)] }
         ))
         print("\(files.count) files in \(directory) → \(edges.count) edges under \(normalisedPrefix)\(site.map { " of site \($0)" } ?? ""), expires \(expires), in \(String(format: "%.2f", Date().timeIntervalSince(started))) s")
         let failures = reports.flatMap(\.errors)
@@ -114,13 +117,23 @@ struct Push: AsyncParsableCommand {
         let toUpload = files.filter { remote[$0.path]?.sha256 != $0.sha256 }
         report.unchanged = files.count - toUpload.count
         progress.advance(by: report.unchanged)
+        // Unchanged files whose pushed copy expires sooner than asked now, or lacks the tags:
+        // their expiry is moved on without uploading them again.
+        let target = PushExpiry.parse(expires, now: Date().timeIntervalSince1970) ?? 0
+        let toExtend = files.filter { f in
+            guard let r = remote[f.path], r.sha256 == f.sha256 else { return false }
+            // Later by more than a hundredth of the lifetime asked (a rerun a minute on is no change).
+            let now = Date().timeIntervalSince1970
+            return target - r.expires > max(1, (target - now) / 100) || (!tags.isEmpty && Set(r.tags) != Set(tags))
+        }
         let local = Set(files.map(\.path))
         let toDelete = delete ? manifest.objects.map(\.path).filter { !local.contains($0) } : []
         if dryRun {
             report.uploaded = toUpload.count
             report.deleted = toDelete.count
             report.bytes = toUpload.reduce(0) { $0 + $1.size }
-            report.planned = toUpload.map { "upload \($0.path) (\(ByteSize.format($0.size)))" } + toDelete.map { "delete \($0)" }
+            report.extended = toExtend.count
+            report.planned = toUpload.map { "upload \($0.path) (\(ByteSize.format($0.size)))" } + toExtend.map { "extend \($0.path)" } + toDelete.map { "delete \($0)" }
             return report
         }
         let results = await withTaskGroup(of: (LocalFile, String?).self) { group in
@@ -154,6 +167,15 @@ struct Push: AsyncParsableCommand {
             } else {
                 report.uploaded += 1
                 report.bytes += f.size
+            }
+        }
+        for f in toExtend {
+            do {
+                try await control.extend(path: f.path, sha256: f.sha256, expires: expires, tags: tags)
+                report.extended += 1
+            } catch {
+                report.failed += 1
+                report.errors.append("extend \(f.path) on \(edge.name): \(error)")
             }
         }
         for path in toDelete {

@@ -30,8 +30,13 @@ import Testing
         }
     }
 
-    static func listening(_ port: Int, probe: String = "/") async throws -> Bool {
-        try await eventually(timeout: 15) { (try? RawHTTP.request("GET", probe, port: port, timeout: 1)) != nil }
+    /// Whether the port accepts connections (with `probe`, also answers that request): a plain
+    /// GET would wait on an origin that is not there.
+    static func listening(_ port: Int, probe: String? = nil) async throws -> Bool {
+        try await eventually(timeout: 15) {
+            if let probe { return (try? RawHTTP.request("GET", probe, port: port, timeout: 5)) != nil }
+            return (try? RawConnection(host: "127.0.0.1", port: port)) != nil
+        }
     }
 
     @Test func signalsStopAndReopenAndTheLevelIsTheOperators() async throws {

@@ -107,6 +107,29 @@ import Testing
         fleet.stopAll()
     }
 
+    @Test func pushingUnchangedFilesAgainExtendsTheirExpiryWithoutUploading() async throws {
+        let fleet = Fleet()
+        try await fleet.start("e1")
+        let site = TemporaryFolder()
+        site.write("a.txt", "a")
+        site.write("b.txt", "b")
+        #expect(try CLITests.run(["push", site.path, "--expires", "1h", "--fleet", fleet.fleetFile, "--edges", "e1"]).status == 0)
+        let before = try fleet.manifest(1)
+        let again = try CLITests.run(["push", site.path, "--expires", "2d", "--tag", "later", "--fleet", fleet.fleetFile, "--edges", "e1"])
+        #expect(again.status == 0, "\(again.stderr)")
+        let row = try #require(again.stdout.split(separator: "\n").first { $0.hasPrefix("e1 ") })
+        #expect(row.split(separator: " ", omittingEmptySubsequences: true)[1...3] == ["0", "2", "2"], "uploaded 0, unchanged 2, extended 2: \(row)")
+        let after = try fleet.manifest(1)
+        struct M: Decodable { struct O: Decodable { var path: String; var expires: Double; var tags: [String] }; var objects: [O] }
+        let b = try JSONDecoder().decode(M.self, from: Data(before.utf8)), a = try JSONDecoder().decode(M.self, from: Data(after.utf8))
+        #expect(a.objects.allSatisfy { o in o.expires > (b.objects.first { $0.path == o.path }?.expires ?? .infinity) + 86_000 && o.tags == ["later"] })
+        #expect(try fleet.get(1, "/a.txt").text == "a", "still served, the same content")
+        let rerun = try CLITests.run(["push", site.path, "--expires", "2d", "--tag", "later", "--fleet", fleet.fleetFile, "--edges", "e1"])
+        let rerunRow = try #require(rerun.stdout.split(separator: "\n").first { $0.hasPrefix("e1 ") })
+        #expect(rerunRow.split(separator: " ", omittingEmptySubsequences: true)[1...3] == ["0", "2", "0"], "a rerun at once changes nothing: \(rerunRow)")
+        fleet.stopAll()
+    }
+
     @Test func aFailedEdgeMakesPushExitNonZeroAndARerunCompletesIt() async throws {
         let fleet = Fleet()
         try await fleet.start("e1")  // e2 is down

@@ -122,6 +122,43 @@ import Topology
         await second.edge.stop()
     }
 
+    @Test func patchMovesTheExpiryOfWhatIsStoredWithoutItsBody() async throws {
+        let dir = TemporaryFolder()
+        let e = try await Self.start(dataDir: dir.path)
+        #expect(try await e.push("/a.css", "a  {  color : red  }", expires: "1h", headers: ["Content-Type": "text/css"]).status == 201)
+        let sha = SHA256Hex.of(Array("a  {  color : red  }".utf8))
+        let wrong = try await RawHTTP.async("PATCH", "/push/a.css", port: e.control, headers: Self.auth.merging(["X-Outpost-Expires": "2d", "X-Outpost-SHA256": String(repeating: "0", count: 64)]) { $1 })
+        #expect(wrong.status == 409, "\(wrong.text)")
+        let none = try await RawHTTP.async("PATCH", "/push/nothing.css", port: e.control, headers: Self.auth.merging(["X-Outpost-Expires": "2d"]) { $1 })
+        #expect(none.status == 404)
+        let ok = try await RawHTTP.async("PATCH", "/push/a.css", port: e.control, headers: Self.auth.merging(["X-Outpost-Expires": "2d", "X-Outpost-SHA256": sha]) { $1 })
+        #expect(ok.status == 200, "\(ok.text)")
+        let expires = try #require(e.edge.pushes?.manifest(now: Date().timeIntervalSince1970).first?.expires)
+        #expect(expires > Date().timeIntervalSince1970 + 86_400, "two days now")
+        let served = try await e.get("/a.css")
+        #expect(served.status == 200 && served.text.contains("red") && served.text.count < "a  {  color : red  }".count, "still the same content, minified: \(served.text)")
+        await e.edge.stop()
+        // The new expiry is on disk.
+        let again = try await Self.start(dataDir: dir.path)
+        #expect((again.edge.pushes?.manifest(now: Date().timeIntervalSince1970).first?.expires ?? 0) > Date().timeIntervalSince1970 + 86_400)
+        await again.edge.stop()
+    }
+
+    @Test func anExpiredPushStillAnswers404AfterARestart() async throws {
+        let dir = TemporaryFolder()
+        let clock = ManualClock()
+        let e = try await Self.start(dataDir: dir.path, clock: clock.now)
+        #expect(try await e.push("/gone.txt", "soon gone", expires: "30s").status == 201)
+        clock.advance(60)
+        #expect(try await e.get("/gone.txt").status == 404)
+        #expect(e.edge.pushes?.sweepExpired(now: clock.now()) == 1, "its file is removed")
+        await e.edge.stop()
+        let again = try await Self.start(dataDir: dir.path, clock: clock.now)
+        let r = try await again.get("/gone.txt")
+        #expect(r.status == 404 && r.text.contains("expired"), "not pulled from the origin after the restart: \(r.status) \(r.text)")
+        await again.edge.stop()
+    }
+
     @Test func aPushReplacesThePulledCopyAndDeleteRemovesIt() async throws {
         let dir = TemporaryFolder()
         let origin = ScriptedOrigin()
