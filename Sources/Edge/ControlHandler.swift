@@ -87,7 +87,9 @@ final class ControlHandler: ChannelInboundHandler {
         let path = target.path
         switch (h.method, path) {
         case (.GET, "/health"):
-            respond(context, h, 200, ["status": "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
+            // Draining: still serving, but the director should send new clients elsewhere.
+            let draining = edge.draining.isSet
+            respond(context, h, draining ? 503 : 200, ["status": draining ? "draining" : "ok", "name": edge.config.name, "dataCenter": edge.config.dataCenter])
         case (.GET, "/stats"):
             respondJSON(context, h, 200, edge.stats.snapshot(edge: edge.config.name, dataCenter: edge.config.dataCenter, store: edge.store.stats,
                                                              disk: edge.disk?.snapshot, pushes: edge.sitePushes, now: edge.clock()))

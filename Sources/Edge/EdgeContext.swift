@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import NIOHTTP1
 import CacheStore
 import Topology
@@ -21,6 +22,8 @@ struct EdgeContext: Sendable {
     let via: String
     /// Per-client request limit, when `rate_limit` is set.
     let rateLimiter: ClientRateLimiter?
+    /// Told to stop and draining: the health check says so.
+    let draining = Flag()
 
     /// One per `[[sites]]`, in their order; empty when the edge has none.
     let sites: [SitePolicy]
@@ -137,4 +140,11 @@ struct Route: Sendable {
         self.init(site: site.name, keyOrigin: CacheKey.Origin(site: site.name, scheme: site.origin.scheme, authority: asked),
                   origin: site.origin.description, originHost: asked, policy: policy)
     }
+}
+
+/// A switch set once, read from any thread.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

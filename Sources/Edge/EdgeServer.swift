@@ -189,6 +189,22 @@ public final class EdgeServer: Sendable {
     public func pushes(site: String) -> PushStore? { context.site(named: site)?.pushes }
 
 
+    /// Told to stop: `/health` says `draining` (503) for `drain_seconds` while the edge still
+    /// serves, so the director sends new clients elsewhere; then the public listeners stop
+    /// accepting and requests under way finish (up to `drain_timeout`); then `stop`.
+    public func drain() async {
+        context.draining.set()
+        if config.drainSeconds > 0 {
+            context.log("draining: /health says so for \(config.drainSeconds) s, then requests under way finish", .notice)
+            try? await Task.sleep(for: .milliseconds(Int(config.drainSeconds * 1000)))
+        }
+        let listeners = [listener.withLock { $0 }, tlsListener.withLock { $0 }].compactMap { $0 }
+        await withTaskGroup(of: Void.self) { group in
+            for l in listeners { group.addTask { await l.drain(timeout: self.config.drainTimeout) } }
+        }
+        await stop()
+    }
+
     /// Closes the listener and the origin client.
     public func stop() async {
         sweeper.withLock { $0?.cancel() }

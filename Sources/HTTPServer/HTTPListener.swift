@@ -81,6 +81,19 @@ public struct HTTPListener: Sendable {
         try? await channel.close()
         for c in admission.all { try? await c.close() }
     }
+
+    /// Stops accepting, lets every connection finish the request it is on (NIO's quiescing:
+    /// HTTP/1 closes after the response under way, HTTP/2 sends GOAWAY), and closes what is
+    /// still open after `timeout` seconds.
+    public func drain(timeout: Double) async {
+        try? await channel.close()
+        for c in admission.all { c.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent()) }
+        let deadline = ContinuousClock.now + .milliseconds(Int(max(0, min(timeout, 3600)) * 1000))
+        while !admission.all.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        for c in admission.all { try? await c.close() }
+    }
 }
 
 /// The `Date` header value for now, formatted at most once a second (formatting is the costly

@@ -44,7 +44,7 @@ struct EdgeCommand: AsyncParsableCommand {
             logger.notice("listening on \(edgeConfig.listen.httpURL), \(origins), cache \(ByteSize.format(edgeConfig.cacheSize))")
         }, stop: {
             logger.notice("stopping")
-            await server.stop()
+            await server.drain()
         })
         try await Lifecycle.serve(service, logger: logger, watchParent: exitWithParent) {
             server.reopenLogs()

@@ -97,6 +97,11 @@ public struct EdgeConfig: Sendable, Equatable {
     /// more are not stored, so a client sending a new header value per request cannot fill
     /// the cache with one URL.
     public var maxVariants = 16
+    /// Seconds an edge told to stop keeps serving while its health check says `draining` (so
+    /// the director sends new clients elsewhere first), before it stops accepting.
+    public var drainSeconds: Double = 0
+    /// Seconds it then waits for requests under way to finish before closing what is left.
+    public var drainTimeout: Double = 10
     /// The disk tier's folder (under the memory tier: what memory evicts goes there, and a
     /// memory miss looks there before the origin); nil: memory only.
     public var diskCache: String?
@@ -114,7 +119,7 @@ public struct EdgeConfig: Sendable, Equatable {
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
         "strip_request_headers", "cookies", "set_cookie", "stale_if_disconnected", "cache_rules", "client_buffer_size",
-        "event_loops", "disk_cache", "disk_cache_size",
+        "event_loops", "disk_cache", "disk_cache_size", "drain_seconds", "drain_timeout",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -200,6 +205,10 @@ public struct EdgeConfig: Sendable, Equatable {
         limits = try ListenerLimits(section: s)
         diskCache = try s.string("disk_cache").map { URL(fileURLWithPath: relative($0, to: s.file)).standardizedFileURL.path }
         diskCacheSize = try s.byteSize("disk_cache_size", max: 1 << 50) ?? diskCacheSize
+        drainSeconds = try s.double("drain_seconds") ?? drainSeconds
+        guard drainSeconds.isFinite, (0...3600).contains(drainSeconds) else { throw s.error("drain_seconds", "must be 0 to 3600 seconds") }
+        drainTimeout = try s.double("drain_timeout") ?? drainTimeout
+        guard drainTimeout.isFinite, (0...3600).contains(drainTimeout) else { throw s.error("drain_timeout", "must be 0 to 3600 seconds") }
         guard diskCacheSize >= 1 << 20 else { throw s.error("disk_cache_size", "must be at least 1MiB") }
         // The settings a site may also set for itself.
         self = try SiteSettings(section: s).applied(to: self)

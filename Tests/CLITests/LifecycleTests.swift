@@ -100,4 +100,39 @@ import Testing
         #expect(status == 0 && log.contains("disk cache") && log.contains("\(files()) files taken stock of"), "\(log)")
         await origin.stop()
     }
+
+    /// SIGTERM drains: `/health` says `draining` (503) while the edge still serves, a request
+    /// under way finishes whole, then the process exits 0.
+    @Test func sigtermDrainsBeforeItStops() async throws {
+        let origin = ScriptedOrigin()
+        origin.route("/slow") { _ in .init(headers: [("Cache-Control", "no-store")], chunks: [.init(Array("first half ".utf8)), .init(Array("second half".utf8), delay: 1.5)]) }
+        origin.route("/fast") { _ in .init(headers: [("Cache-Control", "no-store")], body: "fast") }
+        _ = try await origin.start()
+        let dir = TemporaryFolder()
+        let port = freePortBlock(2)
+        let config = dir.write("drain.toml", """
+            name = "drain-edge"
+            listen = "127.0.0.1:\(port)"
+            origin = "\(origin.url)"
+            control_listen = "127.0.0.1:\(port + 1)"
+            control_token = "drain-test-token-0123456789"
+            data_dir = "data"
+            drain_seconds = 1.5
+            drain_timeout = 5
+            """)
+        let edge = try Server(["edge", "--config", config])
+        #expect(try await Self.listening(port))
+        let slow = Task { try RawHTTP.request("GET", "/slow", port: port, timeout: 10) }
+        try await Task.sleep(for: .milliseconds(300))
+        kill(edge.process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let health = try RawHTTP.request("GET", "/health", port: port + 1)
+        #expect(health.status == 503 && health.text.contains("draining"), "\(health.status) \(health.text)")
+        #expect(try RawHTTP.request("GET", "/fast", port: port).text == "fast", "still serving while draining")
+        let r = try await slow.value
+        #expect(r.status == 200 && r.text == "first half second half", "the request under way finished whole: \(r.text)")
+        let (status, log) = edge.finish()
+        #expect(status == 0 && log.contains("draining"), "\(log)")
+        await origin.stop()
+    }
 }
