@@ -82,6 +82,8 @@ public final class PushStore: Sendable {
     public let capacity: Int
     private let objects = Mutex<[String: PushedObject]>([:])
     private let tombstones = Mutex<[String: Double]>([:])
+    /// What `saveTombstones` last wrote; one writer at a time.
+    private let savedTombstones = Mutex<[String: Double]>([:])
     /// Whether anything was ever pushed or loaded: when not, a cache hit skips the lookup.
     private let everUsed = Atomic<Bool>(false)
 
@@ -128,12 +130,15 @@ public final class PushStore: Sendable {
             loaded[object.path] = object
         }
         store.objects.withLock { $0 = loaded }
-        // Paths whose files a sweep removed before the restart.
-        if let data = fm.contents(atPath: store.tombstonesFile), let saved = try? JSONDecoder().decode([String: Double].self, from: data) {
+        // Paths whose files a sweep removed before the restart (a bounded file; times from it
+        // are input: in the last day, not in the future).
+        if let size = (try? fm.attributesOfItem(atPath: store.tombstonesFile))?[.size] as? Int, size <= 16 << 20,
+           let data = fm.contents(atPath: store.tombstonesFile), let saved = try? JSONDecoder().decode([String: Double].self, from: data) {
             store.tombstones.withLock { t in
-                for (path, at) in saved where at > now - tombstoneSeconds && at.isFinite && loaded[path] == nil { t[path] = max(t[path] ?? at, at) }
+                for (path, at) in saved where at.isFinite && at > now - tombstoneSeconds && at <= now && loaded[path] == nil { t[path] = max(t[path] ?? at, at) }
             }
         }
+        store.saveTombstones()
         if !loaded.isEmpty || store.tombstones.withLock({ !$0.isEmpty }) { store.everUsed.store(true, ordering: .relaxed) }
         let bytes = loaded.values.reduce(0) { $0 + $1.size }
         return (store, "pushed objects: \(loaded.count) loaded (\(bytes) bytes), \(expired) expired removed, \(partial) partial uploads removed, \(broken) unreadable removed")
@@ -182,7 +187,9 @@ public final class PushStore: Sendable {
 
     /// Writes the object durably, then makes it visible. Returns after the data and the rename
     /// are on disk.
-    public func put(_ object: PushedObject) throws(PushError) {
+    /// `ifStill`: write only if what is stored at the path still has this SHA-256 (a PATCH of
+    /// the expiry must not bring back an older body over a PUT or DELETE that came between).
+    public func put(_ object: PushedObject, ifStill sha256: String? = nil) throws(PushError) {
         let existing = objects.withLock { $0[object.path]?.size ?? 0 }
         if totalBytes - existing + object.size > capacity {
             throw PushError(507, "the push capacity (\(capacity) bytes) is full; delete or purge pushed objects, or raise push_capacity")
@@ -202,6 +209,10 @@ public final class PushStore: Sendable {
             throw error
         }
         try writeLock.withLock { _ throws(PushError) in
+            if let sha256, objects.withLock({ $0[object.path]?.meta.sha256 }) != sha256 {
+                unlink(tmp)
+                throw PushError(409, "\(object.path) changed while its expiry was being moved; push it again")
+            }
             guard rename(tmp, final) == 0 else {
                 let e = errno
                 unlink(tmp)
@@ -269,16 +280,27 @@ public final class PushStore: Sendable {
         }
         // Tombstones say "expired at T" for a while (a day), then the path is simply unknown:
         // without this the map grows with every distinct path ever pushed.
-        let kept = tombstones.withLock { t -> [String: Double] in
-            t = t.filter { $0.value > now - Self.tombstoneSeconds }
-            return t
-        }
-        // Kept on disk too, so expired paths still answer 404 after a restart.
-        if removed > 0 || !kept.isEmpty, let data = try? JSONEncoder().encode(kept) {
-            let tmp = tombstonesFile + ".tmp"
-            if (try? data.write(to: URL(fileURLWithPath: tmp))) != nil { rename(tmp, tombstonesFile) }
-        }
+        tombstones.withLock { t in t = t.filter { $0.value > now - Self.tombstoneSeconds } }
+        saveTombstones()
         return removed
+    }
+
+    /// The tombstones, on disk when they changed since last saved (a temporary file, fsynced,
+    /// renamed, the folder fsynced), so expired paths still answer 404 after a restart.
+    func saveTombstones() {
+        savedTombstones.withLock { saved in
+            let now = tombstones.withLock { $0 }
+            guard now != saved, let data = try? JSONEncoder().encode(now) else { return }
+            let tmp = tmpDir + "/tombstones." + UUID().uuidString
+            do {
+                try Self.writeDurably(tmp, header: data, body: ByteBuffer())
+                guard rename(tmp, tombstonesFile) == 0 else { unlink(tmp); return }
+                try Self.fsyncDirectory(directory)
+                saved = now
+            } catch {
+                unlink(tmp)
+            }
+        }
     }
 
     /// How long an expired push is remembered as such (its 404 names the expiry).

@@ -199,7 +199,7 @@ final class ControlHandler: ChannelInboundHandler {
             let tags = h.headers.contains(name: "x-outpost-tags") ? request.tags : old.tags
             var object = PushedObject(path: request.path, body: old.response.body, sha256: old.meta.sha256, contentType: old.meta.contentType,
                                       tags: tags, expires: request.expires, pushedAt: now)
-            try pushes.put(object)
+            try pushes.put(object, ifStill: old.meta.sha256)
             object.response = site.assets.apply(object.response, strongest: true)
             pushes.replaceResponse(object)
             return object.meta

@@ -196,7 +196,7 @@ public final class EdgeServer: Sendable {
         context.draining.set()
         if config.drainSeconds > 0 {
             context.log("draining: /health says so for \(config.drainSeconds) s, then requests under way finish", .notice)
-            try? await Task.sleep(for: .milliseconds(Int(config.drainSeconds * 1000)))
+            try? await Task.sleep(for: .milliseconds(Int(config.drainSeconds * 1000)))  // cancelled: on at once
         }
         let listeners = [listener.withLock { $0 }, tlsListener.withLock { $0 }].compactMap { $0 }
         await withTaskGroup(of: Void.self) { group in

@@ -50,6 +50,7 @@ enum TLSListener {
                             try connection.pipeline.syncOperations.addHandler(HandshakeTimeoutHandler(seconds: limits.headTimeout, stats: stats, counted: .head, endsOnFirstRead: true))
                             try connection.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(clamping: limits.idleTimeout)))
                             try connection.pipeline.syncOperations.addHandler(IdleCloseHandler(stats: stats))
+                            try connection.pipeline.syncOperations.addHandler(HTTP2Drain())
                         }.flatMap {
                             connection.configureHTTP2Pipeline(mode: .server, inboundStreamInitializer: { stream in
                                 stream.eventLoop.makeCompletedFuture {
@@ -98,6 +99,46 @@ enum TLSListener {
             issuer: subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions,
             issuerPrivateKey: .init(key))
         return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
+    }
+
+    /// An HTTP/2 connection told to quiesce (the edge drains): a GOAWAY, so the client opens no
+    /// new streams on it, then the connection is closed once nothing has crossed it for two
+    /// seconds (its streams are done). Sits under NIO's HTTP/2 handler, on the plain bytes.
+    final class HTTP2Drain: ChannelDuplexHandler {
+        typealias InboundIn = ByteBuffer
+        typealias InboundOut = ByteBuffer
+        typealias OutboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        private var lastActivity = NIODeadline.now()
+        private var check: RepeatedTask?
+        static let quiet = TimeAmount.seconds(2)
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            lastActivity = .now()
+            context.fireChannelRead(data)
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            lastActivity = .now()
+            context.write(data, promise: promise)
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            guard event is ChannelShouldQuiesceEvent, check == nil else { return context.fireUserInboundEventTriggered(event) }
+            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+            context.channel.writeAndFlush(goAway, promise: nil)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            check = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(250), delay: .milliseconds(250)) { _ in
+                let (handler, context) = bound.value
+                if NIODeadline.now() - handler.lastActivity >= Self.quiet { context.close(promise: nil) }
+            }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            check?.cancel()
+            check = nil
+            context.fireChannelInactive()
+        }
     }
 
     /// RFC 9113 §8.3.1: a request whose `Host` names another authority than its `:authority`

@@ -135,4 +135,43 @@ import Testing
         #expect(status == 0 && log.contains("draining"), "\(log)")
         await origin.stop()
     }
+
+    /// Over HTTP/2 the drain sends GOAWAY, lets the stream under way finish, and closes the
+    /// connection when it is quiet, long before drain_timeout.
+    @Test func anHTTP2ConnectionDrainsWithGoawayNotTheTimeout() async throws {
+        guard let curl = ProcessRun.find(["/usr/bin/curl", "/bin/curl"]) else {
+            print("curl is not installed: the HTTP/2 drain test did not run")
+            return
+        }
+        let origin = ScriptedOrigin()
+        origin.route("/slow") { _ in .init(headers: [("Cache-Control", "no-store")], chunks: [.init(Array("first half ".utf8)), .init(Array("second half".utf8), delay: 1.0)]) }
+        _ = try await origin.start()
+        let dir = TemporaryFolder()
+        let port = freePortBlock(2)
+        let config = dir.write("drain.toml", """
+            name = "h2-drain-edge"
+            listen = "127.0.0.1:\(port)"
+            tls_listen = "127.0.0.1:\(port + 1)"
+            origin = "\(origin.url)"
+            drain_seconds = 0.2
+            drain_timeout = 30
+            """)
+        let edge = try Server(["edge", "--config", config])
+        #expect(try await Self.listening(port + 1))
+        // Two requests one after the other on one connection: the first is under way when the
+        // drain starts; the second must not be taken on the draining connection (GOAWAY).
+        let url = "https://127.0.0.1:\(port + 1)/slow"
+        let fetch = Task { try ProcessRun.run(curl, ["-sk", "--http2", "--max-time", "20", "-w", "%{http_code}:%{size_download}\\n", "-o", "/dev/null", url, "-o", "/dev/null", url]) }
+        try await Task.sleep(for: .milliseconds(300))
+        let stopping = ContinuousClock.now
+        kill(edge.process.processIdentifier, SIGTERM)
+        let r = try await fetch.value
+        let lines = r.stdout.split(separator: "\n")
+        #expect(lines.first == "200:22", "the stream under way finished whole: \(r.stdout) \(r.stderr)")
+        #expect(lines.count == 2 && lines.last?.hasPrefix("200") == false, "the second was not taken on the draining connection: \(r.stdout)")
+        let (status, _) = edge.finish()
+        let took = ContinuousClock.now - stopping
+        #expect(status == 0 && took < .seconds(10), "stopped in \(took), not after drain_timeout (30 s)")
+        await origin.stop()
+    }
 }
