@@ -34,6 +34,10 @@ public final class HealthMonitor: Sendable {
         public var host: String
         public var port: Int
         public var path: String
+        /// The public listener, when the check above is the control listener's: it must take
+        /// connections too, as clients use it.
+        public var publicHost: String? = nil
+        public var publicPort: Int? = nil
         public var url: String { "http://\(host):\(port)\(path)" }
     }
 
@@ -57,7 +61,9 @@ public final class HealthMonitor: Sendable {
             // The control listener's open /health; an edge without one is checked on its public
             // listener (any answer below 500 counts).
             let address = e.controlListen ?? e.listen
-            return Target(name: e.name, dataCenter: e.dataCenter, host: address.host, port: address.port, path: e.controlListen == nil ? "/" : "/health")
+            var t = Target(name: e.name, dataCenter: e.dataCenter, host: address.host, port: address.port, path: e.controlListen == nil ? "/" : "/health")
+            if e.controlListen != nil { (t.publicHost, t.publicPort) = (e.listen.host, e.listen.port) }
+            return t
         }
         settings = fleet.director
         self.group = group
@@ -106,9 +112,16 @@ public final class HealthMonitor: Sendable {
     private func check(_ t: Target) async -> Result<Double, CheckFailure> {
         let start = clock()
         switch await HealthProbe.check(host: t.host, port: t.port, path: t.path, timeout: settings.checkTimeout, group: group) {
-        case .success: return .success((clock() - start) * 1000)
+        case .success: break
         case .failure(let f): return .failure(CheckFailure(reason: "\(f.reason) (\(t.url))"))
         }
+        // What clients use: an edge whose public listener is gone is down, whatever its
+        // control listener says.
+        if let host = t.publicHost, let port = t.publicPort,
+           case .failure(let f) = await HealthProbe.connects(host: host, port: port, timeout: settings.checkTimeout, group: group) {
+            return .failure(CheckFailure(reason: "public listener: \(f.reason) (http://\(host):\(port))"))
+        }
+        return .success((clock() - start) * 1000)
     }
 
     private func record(_ t: Target, _ result: Result<Double, CheckFailure>) {

@@ -26,11 +26,25 @@ enum HealthProbe {
             channel.writeAndFlush(request, promise: nil)
             defer { channel.close(promise: nil) }
             let status = try await promise.futureResult.get()
-            return status < 500 ? .success(()) : .failure(Failure(reason: "HTTP \(status)"))
+            return status < 500 ? .success(()) : .failure(Failure(reason: status == 503 ? "draining or unavailable (HTTP 503)" : "HTTP \(status)"))
         } catch let f as Failure {
             return .failure(f)
         } catch {
             promise.fail(error)
+            let text = "\(error)"
+            return .failure(Failure(reason: text.contains("refused") ? "connection refused" : text))
+        }
+    }
+
+    /// Whether a TCP connection to the address is accepted within the deadline (then closed).
+    static func connects(host: String, port: Int, timeout: Double, group: any EventLoopGroup) async -> Result<Void, Failure> {
+        do {
+            let channel = try await ClientBootstrap(group: group.next())
+                .connectTimeout(.milliseconds(Int64(timeout * 1000)))
+                .connect(host: host, port: port).get()
+            channel.close(promise: nil)
+            return .success(())
+        } catch {
             let text = "\(error)"
             return .failure(Failure(reason: text.contains("refused") ? "connection refused" : text))
         }

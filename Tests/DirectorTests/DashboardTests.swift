@@ -5,7 +5,9 @@ import Testing
 
 /// The dashboard in a real headless browser (Debian's chromium; .ci/run installs it): the page
 /// loads, the plot and the per-edge bars render with data, and no script error happens.
-@Suite(.serialized) struct DashboardTests {
+/// Part of `DirectorEndToEndTests` (serialized): two labs on the same loopback addresses at
+/// once could take each other's requests.
+extension DirectorEndToEndTests {
     static let chromium = ProcessRun.find(["/usr/bin/chromium", "/usr/bin/chromium-browser"])
 
     @Test func dashboardRendersInAHeadlessBrowser() async throws {

@@ -120,6 +120,26 @@ import Topology
         await lab.stopAll()
     }
 
+    /// Health is what clients use: an edge whose control listener answers but whose public
+    /// listener is gone is down.
+    @Test func anEdgeWithoutItsPublicListenerIsDown() async throws {
+        let lab = Lab()
+        try await lab.start()
+        #expect(lab.director.core.monitor.healthy.contains("eu-1"))
+        await lab.stopEdge("eu-1")
+        var moved = lab.configs["eu-1"]!
+        moved.listen.port = lab.port + 5  // its control listener is where the fleet says; its public one is not
+        let e = try EdgeServer(config: moved)
+        try await e.start()
+        lab.edges["eu-1"] = e
+        // Down (it was while it restarted), and now for its public listener alone.
+        #expect(try await eventually(timeout: 5) {
+            let h = lab.director.core.monitor.snapshot.first { $0.name == "eu-1" }
+            return h?.healthy == false && h?.lastError?.contains("public listener") == true
+        }, "\(lab.director.core.monitor.snapshot.first { $0.name == "eu-1" }.map { "\($0)" } ?? "")")
+        await lab.stopAll()
+    }
+
     @Test func routesEveryRegionOverUDPTCPAndHTTP() async throws {
         let lab = Lab()
         try await lab.start()
