@@ -276,18 +276,23 @@ public final class DiskStore: Sendable {
     static func name(_ key: CacheKey) -> String { SHA256Hex.of(Array(key.value.utf8)) }
     private func path(of name: String) -> String { objectsDir + "/" + name.prefix(2) + "/" + name }
 
-    /// Whether a lookup could find `key`: before the scan is done, maybe; after it, only what
-    /// the index holds (cheap: call it before going off the event loop for `get`).
-    public func mayHave(_ key: CacheKey) -> Bool {
+    /// A key's file name (the SHA-256 of the key), worked out once per lookup.
+    public struct Name: Sendable {
+        let value: String
+        public init(_ key: CacheKey) { value = DiskStore.name(key) }
+    }
+
+    /// Whether a lookup could find the file: before the scan is done, maybe; after it, only
+    /// what the index holds (cheap: call it before going off the event loop for `get`).
+    public func mayHave(_ name: Name) -> Bool {
         guard isLoaded else { return true }
-        let name = Self.name(key)
-        return state.withLock { $0.index[name] != nil }
+        return state.withLock { $0.index[name.value] != nil }
     }
 
     /// The stored response for `key` that `requestHeaders` select; nil when there is none, it
     /// is banned or removed, or its file fails the check (then removed).
-    public func get(_ key: CacheKey, requestHeaders: HTTPHeaders) -> StoredResponse? {
-        let name = Self.name(key)
+    public func get(_ key: CacheKey, requestHeaders: HTTPHeaders, name known: Name? = nil) -> StoredResponse? {
+        let name = known?.value ?? Self.name(key)
         let file = path(of: name)
         guard let bytes = Self.readFile(file, limit: maxFileSize) else {
             if access(file, F_OK) != 0 { state.withLock { $0.drop(name) } }

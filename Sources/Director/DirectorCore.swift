@@ -34,7 +34,7 @@ public final class DirectorCore: Sendable {
 
     /// The site a hostname belongs to (nil: none, or the fleet has no `[[sites]]`).
     public func site(host: String) -> String? {
-        HostPattern.normalise(host).flatMap { SiteConfig.index(in: fleet.sites, host: $0) }.map { fleet.sites[$0].name }
+        SiteConfig.index(in: fleet.sites, name: host).map { fleet.sites[$0].name }
     }
 
     public func route(client: IPAddress?, subnet: CIDR?) -> RouteDecision {

@@ -163,18 +163,28 @@ final class ControlHandler: ChannelInboundHandler {
             }
             return object.meta
         }
+        answer(future, context, h, path: request.path, status: 201) { meta in
+            "pushed \(meta.path)\(site.name.map { " to site \($0)" } ?? "") (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))"
+        }
+    }
+
+    /// Answers a push or an expiry change when its disk work is done: the object's metadata,
+    /// or the refusal (logged) with its status.
+    private func answer(_ future: EventLoopFuture<PushedObject.Meta>, _ context: ChannelHandlerContext, _ h: HTTPRequestHead, path: String,
+                        status: Int, logged: @escaping @Sendable (PushedObject.Meta) -> String) {
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let edge = self.edge
         future.whenComplete { result in
             let (handler, context) = bound.value
             switch result {
             case .success(let meta):
-                edge.log("pushed \(meta.path)\(site.name.map { " to site \($0)" } ?? "") (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))")
-                handler.respondJSON(context, h, 201, meta)
+                edge.log(logged(meta))
+                handler.respondJSON(context, h, status, meta)
             case .failure(let e as PushError):
-                edge.log("push of \(request.path) refused: \(e.message)", .warning)
+                edge.log("push of \(path) refused: \(e.message)", .warning)
                 handler.respond(context, h, e.status, ["error": e.message])
             case .failure(let e):
-                handler.respond(context, h, 500, ["error": "\(request.path): \(e)"])
+                handler.respond(context, h, 500, ["error": "\(path): \(e)"])
             }
         }
     }
@@ -188,7 +198,6 @@ final class ControlHandler: ChannelInboundHandler {
         case .failure(let e): return respond(context, h, e.status, ["error": e.message])
         case .success(let r): request = r
         }
-        let edge = self.edge
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> PushedObject.Meta in
             guard let old = pushes.stored(request.path, now: now) else {
                 throw PushError(404, "nothing live is pushed at \(request.path); push it with its body")
@@ -204,16 +213,8 @@ final class ControlHandler: ChannelInboundHandler {
             pushes.replaceResponse(object)
             return object.meta
         }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        future.whenComplete { result in
-            let (handler, context) = bound.value
-            switch result {
-            case .success(let meta):
-                edge.log("push of \(meta.path)\(site.name.map { " on site \($0)" } ?? "") extended: expires \(HTTPDate.format(meta.expires))")
-                handler.respondJSON(context, h, 200, meta)
-            case .failure(let e as PushError): handler.respond(context, h, e.status, ["error": e.message])
-            case .failure(let e): handler.respond(context, h, 500, ["error": "\(request.path): \(e)"])
-            }
+        answer(future, context, h, path: request.path, status: 200) { meta in
+            "push of \(meta.path)\(site.name.map { " on site \($0)" } ?? "") extended: expires \(HTTPDate.format(meta.expires))"
         }
     }
 

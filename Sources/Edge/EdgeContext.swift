@@ -93,11 +93,6 @@ struct EdgeContext: Sendable {
         return SiteConfig.index(in: config.sites, host: host).map { Route(config.sites[$0], policy: sites[$0], host: asked) }
     }
 
-    /// The site a TLS server name selects (nil: none).
-    func tlsSite(serverName: String) -> Int? {
-        HostPattern.normalise(serverName).flatMap { SiteConfig.index(in: config.sites, host: $0) }
-    }
-
     /// The authority a request names: an absolute-form target's (RFC 9112 §3.2.2: it wins over
     /// Host), else its Host.
     static func requestAuthority(_ request: HTTPRequestHead) -> String? {

@@ -158,7 +158,7 @@ final class EdgeHandler: ChannelInboundHandler {
             if let route = edge.route(request) {
                 setting.route = route
                 // Over TLS, the site the connection was opened for (SNI) must be that one.
-                if scheme == "https", let name = serverName(), edge.tlsSite(serverName: name) != route.siteIndex {
+                if scheme == "https", let name = serverName(), SiteConfig.index(in: edge.config.sites, name: name) != route.siteIndex {
                     misdirected = .otherSiteThanTLS(serverName: name)
                     setting.route = edge.defaultRoute
                 }
@@ -185,9 +185,9 @@ final class EdgeHandler: ChannelInboundHandler {
 
     /// A memory miss asks the disk tier (off the event loop) before the request path goes on; a
     /// response found there goes back into memory.
-    private func lookupOnDisk(_ key: CacheKey, _ request: HTTPRequestHead, _ disk: DiskTier, _ context: ChannelHandlerContext) {
+    private func lookupOnDisk(_ key: CacheKey, _ name: DiskStore.Name, _ request: HTTPRequestHead, _ disk: DiskTier, _ context: ChannelHandlerContext) {
         let asked = sequence, headers = request.headers, generation = disk.currentGeneration
-        let future = disk.pool.runIfActive(eventLoop: context.eventLoop) { disk.store.get(key, requestHeaders: headers) }
+        let future = disk.pool.runIfActive(eventLoop: context.eventLoop) { disk.store.get(key, requestHeaders: headers, name: name) }
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         future.whenComplete { result in
             let handler = bound.value
@@ -210,8 +210,9 @@ final class EdgeHandler: ChannelInboundHandler {
             let now = edge.clock()
             let pushed = setting.route.policy.pushes.flatMap { $0.isEmpty ? nil : $0.lookup(String(key.path), now: now) } ?? .none
             let stored = edge.store.lookup(key, requestHeaders: request.headers)
-            if stored == nil, case .none = pushed, let disk = edge.disk, disk.store.mayHave(key), let context {
-                return lookupOnDisk(key, request, disk, context)
+            if stored == nil, case .none = pushed, let disk = edge.disk, let context {
+                let name = DiskStore.Name(key)
+                if disk.store.mayHave(name) { return lookupOnDisk(key, name, request, disk, context) }
             }
             run(RequestPath.lookup(key, request, pushed: pushed, stored: stored, now: now, setting), request)
         case .pass(let plan):

@@ -72,15 +72,9 @@ final class TLSIdentities: Sendable {
         return Identity(chain: chain, key: try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem), files: (certificate, key), stamps: stamps)
     }
 
-    /// The site an SNI name selects (nil: none, or no name sent).
-    func siteIndex(serverName: String?) -> Int? {
-        guard let name = serverName.flatMap(HostPattern.normalise) else { return nil }
-        return SiteConfig.index(in: sites, host: name)
-    }
-
     /// The certificate and key for a handshake that asked for `serverName`.
     func override(serverName: String?) -> NIOSSLContextConfigurationOverride {
-        let index = siteIndex(serverName: serverName)
+        let index = serverName.flatMap { SiteConfig.index(in: sites, name: $0) }
         let chosen = identities.withLock { i in index.flatMap { i.sites[$0] } ?? i.edge }
         var o = NIOSSLContextConfigurationOverride()
         o.certificateChain = chosen.chain.map { .certificate($0) }

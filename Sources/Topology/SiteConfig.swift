@@ -28,6 +28,12 @@ public struct SiteConfig: Sendable, Equatable {
 
     public func serves(_ host: String) -> Bool { hosts.contains { $0.matches(host) } }
 
+    /// Which of `sites` a `Host` value or a TLS server name selects (normalised first); nil when
+    /// it is malformed or no site serves it.
+    public static func index(in sites: [SiteConfig], name: String) -> Int? {
+        HostPattern.normalise(name).flatMap { index(in: sites, host: $0) }
+    }
+
     /// Which of `sites` a normalised host selects: an exact name first, then the longest
     /// wildcard; nil when none serves it.
     public static func index(in sites: [SiteConfig], host: String) -> Int? {
