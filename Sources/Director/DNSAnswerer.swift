@@ -6,20 +6,37 @@ public struct DNSAnswerer: Sendable {
     public var zone: DNSName
     public var ttl: UInt32
     public var answerCount: Int
-    /// The director's own address, for `ns1.<zone>`.
-    public var nameServerAddress: IPAddress?
-    /// Serial of the SOA: the zone's content changes with health, so it is the start time.
+    /// The zone's authoritative servers, in NS answers (the first is the SOA's primary); those
+    /// inside the zone get their address records here (glue).
+    public var nameServers: [NameServer]
+    /// Serial of the SOA: the same on every director of a fleet (see `FleetConfig.topologySerial`).
     public var serial: UInt32
+
+    public struct NameServer: Sendable {
+        public var name: DNSName
+        public var address: IPAddress?
+
+        public init(name: DNSName, address: IPAddress?) {
+            self.name = name
+            self.address = address
+        }
+    }
     /// The names in the zone that get edges: the apex, `www`, and every site's hostname that
     /// lies in the zone (exact, or any name under a wildcard's suffix), relative and folded.
     var exactNames: Set<[String]> = [[], ["www"]]
     var wildcardSuffixes: [[String]] = []
 
-    public init(zone: String, ttl: Int, answerCount: Int, nameServerAddress: IPAddress?, serial: UInt32, sites: [SiteConfig] = []) {
+    public init(zone: String, ttl: Int, answerCount: Int, nameServers: [FleetConfig.NameServer], serial: UInt32, sites: [SiteConfig] = []) {
         self.zone = DNSName(zone)
         self.ttl = UInt32(clamping: ttl)
         self.answerCount = answerCount
-        self.nameServerAddress = nameServerAddress
+        let zoneName = self.zone
+        self.nameServers = nameServers.map { ns in
+            // `ns1` is relative to the zone; `ns.example.net.` is absolute.
+            let name = ns.name.hasSuffix(".") ? DNSName(String(ns.name.dropLast())) : DNSName(labels: DNSName(ns.name).labels + zoneName.labels)
+            return NameServer(name: name, address: ns.address)
+        }
+        if self.nameServers.isEmpty { self.nameServers = [NameServer(name: DNSName(labels: ["ns1"] + zoneName.labels), address: nil)] }
         self.serial = serial
         let zoneLabels = self.zone.folded
         for pattern in sites.flatMap(\.hosts) {
@@ -142,16 +159,30 @@ public struct DNSAnswerer: Sendable {
         r.authoritative = true
         let relative = question.name.folded.dropLast(zone.labels.count)
         let soa = DNSRecord(name: zone, ttl: ttl, data: .soa(
-            mname: DNSName(labels: ["ns1"] + zone.labels), rname: DNSName(labels: ["hostmaster"] + zone.labels),
+            mname: nameServers[0].name, rname: DNSName(labels: ["hostmaster"] + zone.labels),
             serial: serial, refresh: 3600, retry: 600, expire: 86_400, minimum: ttl))
         let t = question.type
+        let server = nameServers.first { $0.name.isWithin(zone) && Array($0.name.folded.dropLast(zone.labels.count)) == Array(relative) }
         switch Array(relative) {
-        case let name where name != ["ns1"] && servesEdges(name):
+        case _ where server != nil:
+            let ns = server?.address
+            if (t == DNSMessage.RRType.a || t == DNSMessage.RRType.any), let ns, ns.isIPv4 {
+                r.answers = [DNSRecord(name: question.name, ttl: ttl, data: .a(ns))]
+            } else if (t == DNSMessage.RRType.aaaa || t == DNSMessage.RRType.any), let ns, !ns.isIPv4 {
+                r.answers = [DNSRecord(name: question.name, ttl: ttl, data: .aaaa(ns))]
+            } else {
+                r.authority = [soa]
+            }
+        case let name where servesEdges(name):
             if relative.isEmpty && t == DNSMessage.RRType.soa {
                 r.answers = [soa]
             } else if relative.isEmpty && t == DNSMessage.RRType.ns {
-                r.answers = [DNSRecord(name: zone, ttl: ttl, data: .ns(DNSName(labels: ["ns1"] + zone.labels)))]
-                if let ns = nameServerAddress, ns.isIPv4 { r.additional = [DNSRecord(name: DNSName(labels: ["ns1"] + zone.labels), ttl: ttl, data: .a(ns))] }
+                r.answers = nameServers.map { DNSRecord(name: zone, ttl: ttl, data: .ns($0.name)) }
+                // Glue: the addresses of the servers named inside the zone.
+                r.additional = nameServers.compactMap { ns in
+                    guard let a = ns.address, ns.name.isWithin(zone) else { return nil }
+                    return DNSRecord(name: ns.name, ttl: ttl, data: a.isIPv4 ? .a(a) : .aaaa(a))
+                }
             } else if t == DNSMessage.RRType.a || t == DNSMessage.RRType.aaaa || t == DNSMessage.RRType.any {
                 let decision = route(source, q.edns?.clientSubnet?.subnet)
                 let want6 = t == DNSMessage.RRType.aaaa
@@ -164,12 +195,6 @@ public struct DNSAnswerer: Sendable {
                 }
             }
             if r.answers.isEmpty { r.authority = [soa] }  // NODATA
-        case ["ns1"]:
-            if t == DNSMessage.RRType.a || t == DNSMessage.RRType.any, let ns = nameServerAddress, ns.isIPv4 {
-                r.answers = [DNSRecord(name: question.name, ttl: ttl, data: .a(ns))]
-            } else {
-                r.authority = [soa]
-            }
         case let name where hasNamesBelow(name):
             r.authority = [soa]  // NODATA
         default:

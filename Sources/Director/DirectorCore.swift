@@ -28,7 +28,9 @@ public final class DirectorCore: Sendable {
         self.log = log
         answerer = DNSAnswerer(
             zone: fleet.director.zone, ttl: fleet.director.ttl, answerCount: fleet.director.answerCount,
-            nameServerAddress: IPAddress(fleet.director.dnsListen.host), serial: UInt32(clamping: Int(saturating: clock())), sites: fleet.sites
+            nameServers: fleet.director.nameServers.isEmpty
+                ? [FleetConfig.NameServer(name: "ns1", address: IPAddress(fleet.director.dnsListen.host))] : fleet.director.nameServers,
+            serial: fleet.topologySerial, sites: fleet.sites
         )
     }
 

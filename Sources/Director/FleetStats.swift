@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import ControlAPI
 import Foundation
+import HTTPServer
 import NIOCore
 import Synchronization
 import Topology
@@ -101,8 +102,12 @@ public final class FleetStats: Sendable {
     }
 
     private func read(_ e: EdgeConfig) async -> EdgeCounts? {
-        guard let control = e.controlListen, let token = e.effectiveControlToken() else { return nil }
-        var request = HTTPClientRequest(url: control.httpURL + "/stats")
+        guard let control = e.controlURL, let token = e.effectiveControlToken() else { return nil }
+        var request = HTTPClientRequest(url: control + "/stats")
+        if e.controlTLS {
+            guard let tls = try? ControlTLS.clientConfiguration(caFile: e.controlCA) else { return nil }
+            request.tlsConfiguration = tls
+        }
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         guard let response = try? await client.execute(request, deadline: .now() + .milliseconds(800)), response.status == .ok,
               let body = try? await response.body.collect(upTo: 1 << 20),

@@ -34,11 +34,12 @@ public final class HealthMonitor: Sendable {
         public var host: String
         public var port: Int
         public var path: String
+        public var tls = false
         /// The public listener, when the check above is the control listener's: it must take
         /// connections too, as clients use it.
         public var publicHost: String? = nil
         public var publicPort: Int? = nil
-        public var url: String { "http://\(host):\(port)\(path)" }
+        public var url: String { EndpointURL(tls: tls, address: ListenAddress(host: host, port: port), path: path).description }
     }
 
     private struct State {
@@ -58,11 +59,12 @@ public final class HealthMonitor: Sendable {
 
     public init(fleet: FleetConfig, group: any EventLoopGroup, clock: @escaping @Sendable () -> Double, log: Logger) {
         targets = fleet.allEdges.map { e in
-            // The control listener's open /health; an edge without one is checked on its public
-            // listener (any answer below 500 counts).
-            let address = e.controlListen ?? e.listen
-            var t = Target(name: e.name, dataCenter: e.dataCenter, host: address.host, port: address.port, path: e.controlListen == nil ? "/" : "/health")
-            if e.controlListen != nil { (t.publicHost, t.publicPort) = (e.listen.host, e.listen.port) }
+            // The health URL (by default the control listener's open /health; an edge without
+            // one is checked on its public listener, any answer below 500 counting).
+            let health = e.effectiveHealthURL
+            var t = Target(name: e.name, dataCenter: e.dataCenter, host: health.address.host, port: health.address.port, path: health.path)
+            t.tls = health.tls
+            if health.address != e.listen { (t.publicHost, t.publicPort) = (e.listen.host, e.listen.port) }
             return t
         }
         settings = fleet.director
@@ -111,7 +113,7 @@ public final class HealthMonitor: Sendable {
 
     private func check(_ t: Target) async -> Result<Double, CheckFailure> {
         let start = clock()
-        switch await HealthProbe.check(host: t.host, port: t.port, path: t.path, timeout: settings.checkTimeout, group: group) {
+        switch await HealthProbe.check(host: t.host, port: t.port, path: t.path, tls: t.tls, timeout: settings.checkTimeout, group: group) {
         case .success: break
         case .failure(let f): return .failure(CheckFailure(reason: "\(f.reason) (\(t.url))"))
         }

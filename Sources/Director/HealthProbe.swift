@@ -1,5 +1,7 @@
+import HTTPServer
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One health check: a fresh TCP connection, `GET <path>`, and the status line back within a
 /// deadline. A refused connection fails at once (an HTTP client with a pool would retry it
@@ -9,7 +11,9 @@ enum HealthProbe {
         var reason: String
     }
 
-    static func check(host: String, port: Int, path: String, timeout: Double, group: any EventLoopGroup) async -> Result<Void, Failure> {
+    static let healthTLS = try? NIOSSLContext(configuration: ControlTLS.healthCheckConfiguration)
+
+    static func check(host: String, port: Int, path: String, tls: Bool = false, timeout: Double, group: any EventLoopGroup) async -> Result<Void, Failure> {
         let loop = group.next()
         let promise = loop.makePromise(of: Int.self)
         let deadline = loop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) {
@@ -19,7 +23,15 @@ enum HealthProbe {
         do {
             let channel = try await ClientBootstrap(group: loop)
                 .connectTimeout(.milliseconds(Int64(timeout * 1000)))
-                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise)) } }
+                .channelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        if tls {
+                            guard let context = healthTLS else { throw Failure(reason: "TLS is unavailable in this process") }
+                            try ch.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: context, serverHostname: nil))
+                        }
+                        try ch.pipeline.syncOperations.addHandler(StatusLineReader(promise: promise))
+                    }
+                }
                 .connect(host: host, port: port).get()
             var request = channel.allocator.buffer(capacity: 128)
             request.writeString("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\nUser-Agent: outpost-director\r\n\r\n")

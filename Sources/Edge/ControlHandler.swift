@@ -101,6 +101,9 @@ final class ControlHandler: ChannelInboundHandler {
             let prefix = target.values("prefix").first ?? "/"
             let objects = pushes.manifest(prefix: prefix, now: edge.clock())
             respondJSON(context, h, 200, Manifest(edge: edge.config.name, site: site.name, objects: objects))
+        case (.GET, _) where path.hasPrefix("/push/"):
+            guard let (_, pushes) = pushSite(context, h, target) else { return }
+            fetchPushed(context, h, String(path.dropFirst("/push".count)), pushes)
         case (.PUT, _) where path.hasPrefix("/push/"):
             guard let (site, pushes) = pushSite(context, h, target) else { return }
             push(context, h, String(path.dropFirst("/push".count)), body, site, pushes)
@@ -113,7 +116,7 @@ final class ControlHandler: ChannelInboundHandler {
         case (.POST, "/purge"):
             purge(context, h, target)
         default:
-            respond(context, h, 404, ["error": "no control call \(h.method) \(path); see README: PUT/DELETE /push/<path>, GET /manifest, POST /purge, GET /health"])
+            respond(context, h, 404, ["error": "no control call \(h.method) \(path); see README: GET/PUT/PATCH/DELETE /push/<path>, GET /manifest, POST /purge, GET /health"])
         }
     }
 
@@ -146,25 +149,34 @@ final class ControlHandler: ChannelInboundHandler {
             if let expected = request.sha256, expected != sha {
                 throw PushError(422, "\(request.path): the body's SHA-256 is \(sha), not \(expected) as X-Outpost-SHA256 says; nothing was stored. Upload again")
             }
-            var object = PushedObject(path: request.path, body: body, sha256: sha, contentType: request.contentType, tags: request.tags,
+            let object = PushedObject(path: request.path, body: body, sha256: sha, contentType: request.contentType, tags: request.tags,
                                       expires: request.expires, pushedAt: now)
-            try pushes.put(object)
-            // Served minified and compressed (brotli 11: it is compressed once and kept).
-            object.response = site.assets.apply(object.response, strongest: true)
-            pushes.replaceResponse(object)
-            // A pushed object replaces any pulled copy of the same URL on its site.
-            if let name = site.name {
-                let selector = PurgeSelector(paths: [CacheKey.normalise(request.path)], site: name)
-                _ = edge.store.purge(selector, soft: false, now: now)
-                edge.disk?.purge(selector, now: now)
-            } else {
-                edge.store.remove(edge.key(request.path, edge.defaultRoute))
-                edge.disk?.invalidate(edge.key(request.path, edge.defaultRoute), now: now)
-            }
+            try PushIngest.store(object, site: site, pushes: pushes, edge: edge, now: now)
             return object.meta
         }
         answer(future, context, h, path: request.path, status: 201) { meta in
             "pushed \(meta.path)\(site.name.map { " to site \($0)" } ?? "") (\(meta.size) bytes, expires \(HTTPDate.format(meta.expires)))"
+        }
+    }
+
+    /// `GET /push/<path>`: the object as it was pushed (its body before minifying) with its
+    /// SHA-256, expiry, type, tags and push time: what a peer edge copies.
+    private func fetchPushed(_ context: ChannelHandlerContext, _ h: HTTPRequestHead, _ rawPath: String, _ pushes: PushStore) {
+        guard let path = PushPath.validate(rawPath) else { return respond(context, h, 400, ["error": "'\(rawPath)' is not a valid path"]) }
+        let now = edge.clock()
+        let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { pushes.stored(path, now: now) }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        future.whenComplete { result in
+            let (handler, context) = bound.value
+            guard case .success(let found?) = result else {
+                return handler.respond(context, h, 404, ["error": "nothing live is pushed at \(path)"])
+            }
+            var extra = HTTPHeaders()
+            extra.add(name: "X-Outpost-SHA256", value: found.meta.sha256)
+            extra.add(name: "X-Outpost-Expires", value: HTTPDate.format(found.expires))
+            extra.add(name: "X-Outpost-Pushed-At", value: String(Int(saturating: found.pushedAt)))
+            if !found.tags.isEmpty { extra.add(name: "X-Outpost-Tags", value: found.tags.joined(separator: ",")) }
+            HTTPResponseWriter.text(context, request: h, status: .ok, type: found.meta.contentType, found.response.body, extra: extra)
         }
     }
 
@@ -198,6 +210,7 @@ final class ControlHandler: ChannelInboundHandler {
         case .failure(let e): return respond(context, h, e.status, ["error": e.message])
         case .success(let r): request = r
         }
+        let edge = self.edge
         let future = NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () throws -> PushedObject.Meta in
             guard let old = pushes.stored(request.path, now: now) else {
                 throw PushError(404, "nothing live is pushed at \(request.path); push it with its body")
@@ -206,11 +219,9 @@ final class ControlHandler: ChannelInboundHandler {
                 throw PushError(409, "\(request.path) is stored with SHA-256 \(old.meta.sha256), not \(expected); push the new body")
             }
             let tags = h.headers.contains(name: "x-outpost-tags") ? request.tags : old.tags
-            var object = PushedObject(path: request.path, body: old.response.body, sha256: old.meta.sha256, contentType: old.meta.contentType,
+            let object = PushedObject(path: request.path, body: old.response.body, sha256: old.meta.sha256, contentType: old.meta.contentType,
                                       tags: tags, expires: request.expires, pushedAt: now)
-            try pushes.put(object, ifStill: old.meta.sha256)
-            object.response = site.assets.apply(object.response, strongest: true)
-            pushes.replaceResponse(object)
+            try PushIngest.store(object, site: site, pushes: pushes, edge: edge, now: now, ifStill: old.meta.sha256)
             return object.meta
         }
         answer(future, context, h, path: request.path, status: 200) { meta in

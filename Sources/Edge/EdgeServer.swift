@@ -13,6 +13,7 @@ public final class EdgeServer: Sendable {
     let context: EdgeContext
     private let listener = Mutex<HTTPListener?>(nil)
     private let controlListener = Mutex<HTTPListener?>(nil)
+    private let pushSync = Mutex<PushSync?>(nil)
     private let tlsListener = Mutex<HTTPListener?>(nil)
     private let sweeper = Mutex<RepeatedTask?>(nil)
     private let certificateWatcher = Mutex<RepeatedTask?>(nil)
@@ -158,9 +159,17 @@ public final class EdgeServer: Sendable {
         }
         if let control = config.controlListen, let token = config.effectiveControlToken() {
             let pushes = context.allPushes
-            let c = try await HTTPListener.bind(host: control.host, port: control.port, group: group, limits: controlLimits,
-                                                stats: context.stats.controlListener) {
-                ControlHandler(edge: context, token: token)
+            let makeHandler: @Sendable () -> any ChannelHandler = { ControlHandler(edge: context, token: token) }
+            let c: HTTPListener
+            if config.controlTLS {
+                // The public listener's certificate (or a self-signed one): the token and pushed
+                // content never cross the network in the clear.
+                let identity = try TLSListener.identity(certificateFile: config.tlsCertificate, keyFile: config.tlsKey, name: config.name, host: control.host)
+                c = try await TLSListener.bindHTTP1(host: control.host, port: control.port, group: group, identity: identity, limits: controlLimits,
+                                                    stats: context.stats.controlListener, makeHandler: makeHandler)
+            } else {
+                c = try await HTTPListener.bind(host: control.host, port: control.port, group: group, limits: controlLimits,
+                                                stats: context.stats.controlListener, makeHandler: makeHandler)
             }
             controlListener.withLock { $0 = c }
             // Expired pushed objects' files are removed every minute, off the event loops.
@@ -171,6 +180,11 @@ public final class EdgeServer: Sendable {
                 }
             }
             sweeper.withLock { $0 = task }
+            if !config.pushPeers.isEmpty {
+                let sync = try PushSync(edge: context, token: token, group: group)
+                pushSync.withLock { $0 = sync }
+                sync.start()
+            }
         }
         return l.port
     }
@@ -209,6 +223,7 @@ public final class EdgeServer: Sendable {
     public func stop() async {
         sweeper.withLock { $0?.cancel() }
         certificateWatcher.withLock { $0?.cancel() }
+        await pushSync.withLock { s in defer { s = nil }; return s }?.stop()
         let l = listener.withLock { $0 }
         await l?.close()
         let c = controlListener.withLock { $0 }
@@ -230,6 +245,12 @@ public final class EdgeServer: Sendable {
     /// The Prometheus exposition the control API serves.
     public func metricsText() -> [UInt8] {
         context.stats.prometheusText(store: context.store.stats, disk: context.disk?.snapshot, pushes: context.sitePushes, now: context.clock())
+    }
+
+    /// Objects copied from peers (`push_peers`) since start, and sync rounds done.
+    public var pushSyncCounts: (copied: Int, extended: Int, rounds: Int) {
+        guard let s = pushSync.withLock({ $0 }) else { return (0, 0, 0) }
+        return (s.copied.load(ordering: .relaxed), s.extended.load(ordering: .relaxed), s.rounds.load(ordering: .relaxed))
     }
 
     /// Origin fetches under way now (for tests and stats).

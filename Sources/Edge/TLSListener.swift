@@ -75,6 +75,27 @@ enum TLSListener {
         }
     }
 
+    /// HTTP/1.1 over TLS (ALPN `http/1.1`) with one identity: the control listener.
+    static func bindHTTP1(
+        host: String, port: Int, group: any EventLoopGroup, identity: TLSIdentities.Identity,
+        limits: ListenerLimits, stats: ListenerStats, makeHandler: @escaping @Sendable () -> any ChannelHandler
+    ) async throws -> HTTPListener {
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: identity.chain.map { .certificate($0) }, privateKey: .privateKey(identity.key))
+        tls.applicationProtocols = ["http/1.1"]
+        let context = try NIOSSLContext(configuration: tls)
+        return try await HTTPListener.bind(host: host, port: port, group: group, limits: limits, stats: stats) { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                try sync.addHandler(NIOSSLServerHandler(context: context))
+                try sync.addHandler(HandshakeTimeoutHandler(seconds: limits.handshakeTimeout, stats: stats) { event in
+                    guard let tls = event as? TLSUserEvent, case .handshakeCompleted = tls else { return false }
+                    return true
+                })
+                try HTTPListener.configureHTTP1(sync, limits: limits, stats: stats, handler: makeHandler())
+            }
+        }
+    }
+
     /// The configured certificate chain and key (PEM files), or a fresh self-signed pair.
     static func identity(certificateFile: String?, keyFile: String?, name: String, host: String) throws -> TLSIdentities.Identity {
         if let certificateFile, let keyFile {

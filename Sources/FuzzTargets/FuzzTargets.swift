@@ -101,7 +101,7 @@ public enum FuzzTargets {
         _ = try? ListenerLimits(section: section)
     }
 
-    static let answerer = DNSAnswerer(zone: "cdn.fuzz.test", ttl: 5, answerCount: 2, nameServerAddress: IPAddress("192.0.2.53"), serial: 1)
+    static let answerer = DNSAnswerer(zone: "cdn.fuzz.test", ttl: 5, answerCount: 2, nameServers: [FleetConfig.NameServer(name: "ns1", address: IPAddress("192.0.2.53"))], serial: 1)
     static let edges = (1...40).map { i in
         RoutingEdge(name: "e\(i)", dataCenter: "dc", ipv4: IPAddress("192.0.2.\(i)"), ipv6: IPAddress("2001:db8::\(i)"), weight: 1, publicURL: "http://192.0.2.\(i)")
     }

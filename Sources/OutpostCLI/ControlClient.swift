@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import ControlAPI
 import Edge
 import Foundation
+import HTTPServer
+import NIOSSL
 import NIOCore
 import NIOHTTP1
 import Topology
@@ -12,6 +14,8 @@ struct ControlClient: Sendable {
     let baseURL: String
     let token: String
     let client: HTTPClient
+    /// How the control listener is trusted when it speaks TLS.
+    var tls: TLSConfiguration? = nil
     /// The site pushes, deletes and manifests go to; nil: the first (or only) one.
     var site: String? = nil
 
@@ -24,7 +28,7 @@ struct ControlClient: Sendable {
 
     /// The client for each edge, or why there is none (no control listener, no token).
     static func make(_ edge: EdgeConfig, client: HTTPClient, tokenFile: String?) -> Result<ControlClient, Failure> {
-        guard let control = edge.controlListen else {
+        guard let control = edge.controlURL else {
             return .failure(Failure(description: "\(edge.name) has no control_listen in \(edge.file ?? "its config"); add one to push or purge"))
         }
         var token = edge.effectiveControlToken()
@@ -34,7 +38,13 @@ struct ControlClient: Sendable {
         guard let token, !token.isEmpty else {
             return .failure(Failure(description: "no control token for \(edge.name): set OUTPOST_CONTROL_TOKEN or pass --token-file"))
         }
-        return .success(ControlClient(edge: edge, baseURL: control.httpURL, token: token, client: client))
+        var tls: TLSConfiguration?
+        if edge.controlTLS {
+            do { tls = try ControlTLS.clientConfiguration(caFile: edge.controlCA) } catch {
+                return .failure(Failure(description: "\(edge.name): cannot read control_ca '\(edge.controlCA ?? "")' (\(error)); it must be a PEM certificate"))
+            }
+        }
+        return .success(ControlClient(edge: edge, baseURL: control, token: token, client: client, tls: tls))
     }
 
     func manifest(prefix: String) async throws -> Manifest {
@@ -89,6 +99,7 @@ struct ControlClient: Sendable {
     private func call(_ method: HTTPMethod, _ target: String, headers: HTTPHeaders = [:], body: Data? = nil, expect: Int) async throws -> Data {
         var request = HTTPClientRequest(url: baseURL + target)
         request.method = method
+        request.tlsConfiguration = tls
         request.headers = headers
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }

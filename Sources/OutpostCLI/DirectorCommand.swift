@@ -11,10 +11,21 @@ struct DirectorCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var fleet: FleetOptions
+    @Option(help: "DNS address (HOST:PORT) instead of the fleet file's dns_listen: a second director of the same fleet.") var dnsListen: String?
+    @Option(help: "HTTP address (HOST:PORT) instead of the fleet file's http_listen.") var httpListen: String?
     @Flag(help: .hidden) var exitWithParent = false
 
     func run() async throws {
-        let f = try fleet.load()
+        var loaded = try fleet.load()
+        if let text = dnsListen {
+            guard let a = ListenAddress(text) else { throw OperatorError("--dns-listen '\(text)' is not HOST:PORT") }
+            loaded.director.dnsListen = a
+        }
+        if let text = httpListen {
+            guard let a = ListenAddress(text) else { throw OperatorError("--http-listen '\(text)' is not HOST:PORT") }
+            loaded.director.httpListen = a
+        }
+        let f = loaded
         let logger = Logger(label: "director")
         let server = DirectorServer(fleet: f, logger: logger)
         let service = Lifecycle.Server(start: {

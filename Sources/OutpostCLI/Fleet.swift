@@ -45,7 +45,7 @@ struct FleetDescription: Codable, Equatable {
         dataCenters = fleet.dataCenters.map { dc in
             DataCenter(
                 name: dc.name, location: Location(lat: dc.location.lat, lon: dc.location.lon), clientNetworks: dc.clientNetworks.map(\.description),
-                edges: dc.edges.map { Edge(name: $0.name, publicURL: $0.listen.httpURL, controlURL: $0.controlListen?.httpURL, config: $0.file ?? "") }
+                edges: dc.edges.map { Edge(name: $0.name, publicURL: $0.listen.httpURL, controlURL: $0.controlURL, config: $0.file ?? "") }
             )
         }
     }

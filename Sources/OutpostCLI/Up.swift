@@ -16,6 +16,9 @@ struct Up: AsyncParsableCommand {
 
     func run() async throws {
         let f = try fleet.load()
+        if let remote = f.allEdges.first(where: \.remote) {
+            throw OperatorError("\(fleet.file) lists edge \(remote.name) by its addresses (it runs on another host), so `outpost up` cannot start it; list each edge's own file to run the fleet on this machine, or use `outpost lab up`")
+        }
         let originFile = originConfig ?? f.originConfigFile ?? "origin/origin.toml"
         let origin: OriginConfig
         do { origin = try OriginConfig.load(file: originFile) } catch { throw OperatorError("\(error)") }
@@ -94,8 +97,8 @@ struct Up: AsyncParsableCommand {
         }
         tries.append(("\(d.httpListen.httpURL)/status", "in a browser: health of every edge"))
         var tokenLine = ""
-        if let control = first.controlListen, let token = first.effectiveControlToken() {
-            tokenLine = "\nControl API on each edge (e.g. \(control.httpURL)); demo token: \(token)\n"
+        if let control = first.controlURL, let token = first.effectiveControlToken() {
+            tokenLine = "\nControl API on each edge (e.g. \(control)); demo token: \(token)\n"
             tries += [
                 ("outpost push origin/site/css --prefix /pushed/css --expires 1h --tag demo", "push a folder to every edge"),
                 ("curl -si \(url)/pushed/css/site.css | grep -i cache-status", "served from the push, never pulled"),

@@ -110,8 +110,38 @@ public struct EdgeConfig: Sendable, Equatable {
     /// Event loops (threads) serving this edge's connections; nil: one per CPU core (nginx's
     /// `worker_processes auto`).
     public var eventLoops: Int?
-    /// File this came from, if any.
+    /// The control listener speaks TLS, with the public listener's certificate (`tls_certificate`
+    /// and `tls_key`) or a self-signed one made at start.
+    public var controlTLS = false
+    /// For those that call this edge (the CLI, the director, peers): a PEM file with the
+    /// certificate, or its CA, that the control listener presents; nil: the system's roots.
+    public var controlCA: String?
+    /// For the director: what it checks; nil: the control listener's /health, else the public
+    /// listener's `/`.
+    public var healthURL: EndpointURL?
+    /// Control URLs of other edges this one copies pushed content from when it lacks it (an edge
+    /// that joins later, or lost its disk): their manifests, then each object they hold and it
+    /// does not, checked by SHA-256.
+    public var pushPeers: [EndpointURL] = []
+    /// Seconds between two syncs from the peers.
+    public var pushSyncInterval: Double = 10
+    /// File this came from, if any; nil with `remote`, too.
     public var file: String?
+    /// Known from the fleet file's addresses only (`edges = [{ name = …, public = … }]`): the edge
+    /// runs on another host with its own settings there, so `outpost up` cannot start it.
+    public var remote = false
+
+    /// `http(s)://HOST:PORT` of the control listener.
+    public var controlURL: String? {
+        controlListen.map { (controlTLS ? "https://" : "http://") + $0.description }
+    }
+
+    /// The URL the director checks.
+    public var effectiveHealthURL: EndpointURL {
+        if let healthURL { return healthURL }
+        if let c = controlListen { return EndpointURL(tls: controlTLS, address: c, path: "/health") }
+        return EndpointURL(tls: false, address: listen, path: "/")
+    }
 
     public static let keys: Set<String> = Set([
         "name", "data_center", "listen", "origin", "cache_size", "max_object_size", "max_request_body_size", "origin_timeout",
@@ -119,7 +149,8 @@ public struct EdgeConfig: Sendable, Equatable {
         "push_capacity", "pull_after_push_expiry", "weight", "public_ipv4", "public_ipv6", "eviction", "access_log", "minify", "compress", "asset_paths", "tls_listen", "tls_certificate", "tls_key",
         "compress_min_size", "gzip_level", "brotli_level", "zstd_level", "deny", "rate_limit", "rate_limit_burst", "max_variants",
         "strip_request_headers", "cookies", "set_cookie", "stale_if_disconnected", "cache_rules", "client_buffer_size",
-        "event_loops", "disk_cache", "disk_cache_size", "drain_seconds", "drain_timeout",
+        "event_loops", "disk_cache", "disk_cache_size", "drain_seconds", "drain_timeout", "control_tls", "control_ca",
+        "push_peers", "push_sync_interval",
     ]).union(ListenerLimits.keys)
 
     public init(
@@ -189,6 +220,16 @@ public struct EdgeConfig: Sendable, Equatable {
             }
             controlToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        controlTLS = try s.bool("control_tls") ?? false
+        controlCA = try s.string("control_ca").map { relative($0, to: s.file) }
+        for text in try s.strings("push_peers") ?? [] {
+            guard let url = EndpointURL(text), url.path == "/" else {
+                throw s.error("push_peers", "'\(text)' is not a control URL (http://HOST:PORT or https://HOST:PORT, no path)")
+            }
+            pushPeers.append(url)
+        }
+        pushSyncInterval = try s.double("push_sync_interval") ?? pushSyncInterval
+        guard pushSyncInterval.isFinite, (0.1...86_400).contains(pushSyncInterval) else { throw s.error("push_sync_interval", "must be 0.1 to 86400 seconds") }
         if let token = controlToken, token.count < 16 {
             throw s.error(s.table["control_token"] != nil ? "control_token" : "control_token_file", "is shorter than 16 characters; use a long random token")
         }
@@ -277,6 +318,36 @@ public struct OriginURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "\(scheme)://\(authority)" }
+}
+
+/// `http://HOST:PORT/path` or `https://…`: somewhere the director or a peer calls. The host is
+/// an address or a name; no user, query or fragment.
+public struct EndpointURL: Sendable, Hashable, CustomStringConvertible {
+    public var tls: Bool
+    public var address: ListenAddress
+    public var path: String
+
+    public init(tls: Bool, address: ListenAddress, path: String) {
+        self.tls = tls
+        self.address = address
+        self.path = path
+    }
+
+    public init?(_ text: String) {
+        guard let c = URLComponents(string: text), let scheme = c.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = c.host, !host.isEmpty, c.query == nil, c.fragment == nil, c.user == nil, c.password == nil
+        else { return nil }
+        tls = scheme == "https"
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        address = ListenAddress(host: bare, port: c.port ?? (tls ? 443 : 80))
+        guard (1...65535).contains(address.port) else { return nil }
+        path = c.path.isEmpty ? "/" : c.path
+        guard path.hasPrefix("/"), path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else { return nil }
+    }
+
+    /// `scheme://HOST:PORT`, without the path.
+    public var base: String { (tls ? "https://" : "http://") + address.description }
+    public var description: String { base + (path == "/" ? "" : path) }
 }
 
 /// A path from a config file, relative to that file's folder.

@@ -47,8 +47,47 @@ public struct FleetConfig: Sendable, Equatable {
         public var dnsTCPIdleTimeout = 10.0
         public var maxDNSTCPConnections = 1_024
         public var maxDNSTCPConnectionsPerClient = 64
+        /// The zone's authoritative servers (NS, with glue for names in the zone): every director
+        /// of an active-active set. Empty: one, `ns1.<zone>` at `dns_listen`'s address.
+        public var nameServers: [NameServer] = []
+        /// The SOA serial; nil: derived from the topology, so every director of the fleet gives
+        /// the same one, and it changes when the topology does.
+        public var serial: UInt32?
 
         public init() {}
+    }
+
+    /// One authoritative server of the zone (`name_servers = [{ name = "ns1", address = "…" }]`).
+    public struct NameServer: Sendable, Equatable {
+        /// A name in the zone (`ns1`, relative) or outside it (ending in a dot: `ns.example.net.`).
+        public var name: String
+        public var address: IPAddress?
+
+        public init(name: String, address: IPAddress?) {
+            self.name = name
+            self.address = address
+        }
+    }
+
+    /// The SOA serial every director of this fleet answers (RFC 1912 asks for one that changes
+    /// with the zone): a hash of what the zone's answers are made of, never 0.
+    public var topologySerial: UInt32 {
+        if let s = director.serial { return s }
+        var text = "\(director.zone) \(director.ttl) \(director.answerCount)\n"
+        for ns in director.nameServers { text += "ns \(ns.name) \(ns.address?.description ?? "-")\n" }
+        for dc in dataCenters {
+            text += "dc \(dc.name) \(dc.location.lat) \(dc.location.lon) \(dc.clientNetworks.map(\.description).joined(separator: ","))\n"
+            for e in dc.edges {
+                text += "edge \(e.name) \(e.listen) \(e.announcedIPv4?.description ?? "-") \(e.announcedIPv6?.description ?? "-") \(e.weight)\n"
+            }
+        }
+        for site in sites { text += "site \(site.name) \(site.hosts.map(\.description).joined(separator: ","))\n" }
+        var h: UInt32 = 0x811c_9dc5
+        for b in text.utf8 {
+            h ^= UInt32(b)
+            h = h &* 0x0100_0193
+        }
+        return h == 0 ? 1 : h
     }
 
     /// Where the fleet file was.
@@ -89,26 +128,30 @@ public struct FleetConfig: Sendable, Equatable {
             guard let lat = try loc.double("lat"), (-90...90).contains(lat) else { throw loc.error("lat", "needs a latitude between -90 and 90") }
             guard let lon = try loc.double("lon"), (-180...180).contains(lon) else { throw loc.error("lon", "needs a longitude between -180 and 180") }
             var edges: [EdgeConfig] = []
-            for edgeFile in try d.strings("edges") ?? [] {
+            for entry in try Self.edgeEntries(d) {
                 var edge: EdgeConfig
-                do {
+                let source: String
+                switch entry {
+                case .file(let edgeFile):
+                    source = edgeFile
                     edge = try EdgeConfig.load(file: relative(edgeFile))
-                } catch {
-                    throw error
-                }
-                guard edge.dataCenter == name else {
-                    throw ConfigError(file: relative(edgeFile), line: nil, field: "data_center",
-                                      message: "is '\(edge.dataCenter)' but \(file) lists this edge under '\(name)'; make them agree")
+                    guard edge.dataCenter == name else {
+                        throw ConfigError(file: relative(edgeFile), line: nil, field: "data_center",
+                                          message: "is '\(edge.dataCenter)' but \(file) lists this edge under '\(name)'; make them agree")
+                    }
+                    edge.file = relative(edgeFile)
+                case .remote(let section):
+                    edge = try Self.remoteEdge(section, dataCenter: name)
+                    source = "\(section.path) (\(edge.name))"
                 }
                 if let other = seenEdges[edge.name] {
-                    throw d.error("edges", "edge name '\(edge.name)' is used by both \(other) and \(edgeFile)")
+                    throw d.error("edges", "edge name '\(edge.name)' is used by both \(other) and \(source)")
                 }
                 if let other = seenListen[edge.listen] {
-                    throw d.error("edges", "\(edgeFile) listens on \(edge.listen), already used by \(other)")
+                    throw d.error("edges", "\(source) listens on \(edge.listen), already used by \(other)")
                 }
-                seenEdges[edge.name] = edgeFile
-                seenListen[edge.listen] = edgeFile
-                edge.file = relative(edgeFile)
+                seenEdges[edge.name] = source
+                seenListen[edge.listen] = source
                 edge.sites = sites
                 edges.append(edge)
             }
@@ -121,6 +164,75 @@ public struct FleetConfig: Sendable, Equatable {
         fleet.sites = sites
         if let d = try s.section("director") { fleet.director = try Self.director(d) }
         return fleet
+    }
+
+    enum EdgeEntry {
+        /// The edge's own settings file, on this host (`outpost up` starts it).
+        case file(String)
+        /// Addresses only: the edge runs elsewhere with its settings there.
+        case remote(ConfigSection)
+    }
+
+    /// `edges = ["eu-west-1.toml", { name = "eu-west-2", public = "http://10.0.1.2:8080", … }]`.
+    static func edgeEntries(_ d: ConfigSection) throws(ConfigError) -> [EdgeEntry] {
+        guard let entry = d.table["edges"] else { return [] }
+        guard case .array(let items) = entry.value else { throw d.error("edges", "expected an array of edge files or { name = …, public = … } tables") }
+        var out: [EdgeEntry] = []
+        for (i, item) in items.enumerated() {
+            switch item {
+            case .string(let f): out.append(.file(f))
+            case .table(let t): out.append(.remote(ConfigSection(table: t, file: d.file, path: "\(d.fieldPath("edges"))[\(i)]")))
+            default: throw d.error("edges", "expected an edge file or a { name = …, public = … } table, found \(item.typeName)")
+            }
+        }
+        return out
+    }
+
+    static let remoteEdgeKeys: Set<String> = [
+        "name", "public", "tls", "control", "control_ca", "control_token_file", "health", "public_ipv4", "public_ipv6", "weight",
+    ]
+
+    /// An edge on another host, by its addresses: what the director needs (public address and
+    /// health URL) and what the CLI needs (control URL; the token from OUTPOST_CONTROL_TOKEN or
+    /// a file on this host).
+    static func remoteEdge(_ s: ConfigSection, dataCenter: String) throws(ConfigError) -> EdgeConfig {
+        try s.rejectUnknownKeys(remoteEdgeKeys)
+        let name = try s.requiredString("name")
+        guard EdgeConfig.isValidName(name) else { throw s.error("name", "'\(name)' must be letters, digits, '-' or '_' (it appears in headers)") }
+        var e = EdgeConfig(name: name, dataCenter: dataCenter)
+        e.remote = true
+        func url(_ key: String, tls: Bool?, path: Bool = false) throws(ConfigError) -> EndpointURL? {
+            guard let text = try s.string(key) else { return nil }
+            let scheme = tls.map { $0 ? "https://" : "http://" } ?? "http:// or https://"
+            guard let u = EndpointURL(text), tls.map({ $0 == u.tls }) ?? true, path || u.path == "/" else {
+                throw s.error(key, "'\(text)' is not \(scheme)HOST:PORT\(path ? "/PATH" : "")")
+            }
+            return u
+        }
+        guard let pub = try url("public", tls: false) else { throw s.error("public", "missing; write public = \"http://ADDRESS:PORT\", the listener clients use") }
+        e.listen = pub.address
+        e.tlsListen = try url("tls", tls: true)?.address
+        if let control = try url("control", tls: nil) {
+            e.controlListen = control.address
+            e.controlTLS = control.tls
+        }
+        e.controlCA = try s.string("control_ca").map { relative($0, to: s.file) }
+        if let tokenFile = try s.string("control_token_file") {
+            // Read when this host has it; a director's host may have none (it needs no token).
+            e.controlToken = (try? String(contentsOfFile: relative(tokenFile, to: s.file), encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        e.healthURL = try url("health", tls: nil, path: true)
+        e.publicIPv4 = try s.string("public_ipv4")
+        if let v4 = e.publicIPv4, IPAddress(v4)?.isIPv4 != true { throw s.error("public_ipv4", "'\(v4)' is not an IPv4 address") }
+        e.publicIPv6 = try s.string("public_ipv6")
+        if let v6 = e.publicIPv6, IPAddress(v6).map({ !$0.isIPv4 }) != true { throw s.error("public_ipv6", "'\(v6)' is not an IPv6 address") }
+        guard e.announcedIPv4 != nil || e.announcedIPv6 != nil else {
+            throw s.error("public", "'\(pub)' has no IP address for DNS answers; use the address, or set public_ipv4/public_ipv6")
+        }
+        e.weight = try s.integer("weight") ?? 1
+        guard (1...1_000_000).contains(e.weight) else { throw s.error("weight", "must be 1 to 1000000") }
+        return e
     }
 
     /// `[[sites]]`: unique names, and no host claimed by two sites (an exact name may sit under
@@ -145,7 +257,7 @@ public struct FleetConfig: Sendable, Equatable {
     static func director(_ d: ConfigSection) throws(ConfigError) -> Director {
         try d.rejectUnknownKeys(Set(["zone", "dns_listen", "http_listen", "ttl", "check_interval", "check_timeout", "rise", "fall",
                                  "default_location", "trusted_proxies", "answer_count", "dns_tcp_idle_timeout", "max_dns_tcp_connections",
-                                 "max_dns_tcp_connections_per_client"]).union(ListenerLimits.keys))
+                                 "max_dns_tcp_connections_per_client", "name_servers", "serial"]).union(ListenerLimits.keys))
         var r = Director()
         if let zone = try d.string("zone") {
             let labels = zone.lowercased().split(separator: ".", omittingEmptySubsequences: false)
@@ -185,6 +297,25 @@ public struct FleetConfig: Sendable, Equatable {
                 throw d.error("default_location", "write default_location = { lat = 50.1, lon = 8.7 } (latitude -90 to 90, longitude -180 to 180)")
             }
             r.defaultLocation = Location(lat: lat, lon: lon)
+        }
+        for ns in try d.sections("name_servers") {
+            try ns.rejectUnknownKeys(["name", "address"])
+            let name = try ns.requiredString("name").lowercased()
+            let labels = (name.hasSuffix(".") ? String(name.dropLast()) : name).split(separator: ".", omittingEmptySubsequences: false)
+            guard labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } }) else {
+                throw ns.error("name", "'\(name)' is not a DNS name (ns1, or ns.example.net. outside the zone)")
+            }
+            var address: IPAddress?
+            if let a = try ns.string("address") {
+                guard let ip = IPAddress(a) else { throw ns.error("address", "'\(a)' is not an IP address") }
+                address = ip
+            }
+            guard !r.nameServers.contains(where: { $0.name == name }) else { throw ns.error("name", "'\(name)' is listed twice") }
+            r.nameServers.append(NameServer(name: name, address: address))
+        }
+        if let serial = try d.integer("serial") {
+            guard (1...Int(UInt32.max)).contains(serial) else { throw d.error("serial", "must be 1 to 4294967295") }
+            r.serial = UInt32(serial)
         }
         for p in try d.strings("trusted_proxies") ?? [] {
             guard let c = CIDR(p) else { throw d.error("trusted_proxies", "'\(p)' is not a network in CIDR form") }

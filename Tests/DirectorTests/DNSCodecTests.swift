@@ -12,7 +12,7 @@ import Topology
         return q.encode()
     }
 
-    static let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServerAddress: IPAddress("127.0.0.1"), serial: 42)
+    static let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServers: [FleetConfig.NameServer(name: "ns1", address: IPAddress("127.0.0.1"))], serial: 42)
 
     static func route(edges: Int, scope: Int = 24) -> (IPAddress?, CIDR?) -> RouteDecision {
         { _, _ in
@@ -153,7 +153,7 @@ extension DNSCodecTests {
             SiteConfig(name: "www", hosts: [HostPattern("www.cdn.example.test")!, HostPattern("www.elsewhere.test")!], origin: OriginURL("http://127.0.0.1:1")!),
             SiteConfig(name: "docs", hosts: [HostPattern("docs.cdn.example.test")!, HostPattern("*.api.cdn.example.test")!], origin: OriginURL("http://127.0.0.1:1")!),
         ]
-        let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServerAddress: IPAddress("127.0.0.1"), serial: 42, sites: sites)
+        let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServers: [FleetConfig.NameServer(name: "ns1", address: IPAddress("127.0.0.1"))], serial: 42, sites: sites)
         for (name, answered) in [("docs.cdn.example.test", true), ("DOCS.cdn.example.test", true), ("v1.api.cdn.example.test", true),
                                  ("a.b.api.cdn.example.test", true), ("www.cdn.example.test", true),
                                  ("cdn.example.test", true), ("other.cdn.example.test", false), ("x.docs.cdn.example.test", false)] {
