@@ -79,6 +79,9 @@ final class PushSync: Sendable {
     private let client: HTTPClient
     private let tls: TLSConfiguration?
     private let task = Mutex<Task<Void, Never>?>(nil)
+    /// Peers whose last manifest read failed: a failure is logged when it starts, and the
+    /// recovery, not every round.
+    private let failing = Mutex<Set<String>>([])
     /// Objects copied and extended since start, and the last round's failures (for tests and logs).
     let copied = Atomic<Int>(0)
     let extended = Atomic<Int>(0)
@@ -132,8 +135,14 @@ final class PushSync: Sendable {
             let body = try await call(manifestURL, limit: 64 << 20)
             manifest = try JSONDecoder().decode(Manifest.self, from: Data(body.readableBytesView))
         } catch {
-            edge.log("push sync: cannot read the manifest of peer \(peer.base)\(site.map { " for site \($0)" } ?? ""): \(error); retrying in \(edge.config.pushSyncInterval) s", .warning)
+            let key = peer.base + " " + (site ?? "")
+            if failing.withLock({ $0.insert(key).inserted }) {
+                edge.log("push sync: cannot read the manifest of peer \(peer.base)\(site.map { " for site \($0)" } ?? ""): \(error); retrying every \(edge.config.pushSyncInterval) s (logged again when it answers)", .warning)
+            }
             return
+        }
+        if failing.withLock({ $0.remove(peer.base + " " + (site ?? "")) != nil }) {
+            edge.log("push sync: peer \(peer.base)\(site.map { " for site \($0)" } ?? "") answers again", .notice)
         }
         let now = edge.clock()
         let steps = PushSyncPlan.steps(peer: manifest.objects, local: pushes.manifest(now: now), now: now, maxObjectSize: edge.config.maxPushSize)
