@@ -170,8 +170,20 @@ enum LabShell {
         return out.split(whereSeparator: \.isNewline).compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
     }
 
+    /// Marks every descriptor above standard error close-on-exec, so that a daemon started
+    /// from here holds none of ours: a pipe that whoever ran `outpost lab` reads to its end
+    /// would never end while the lab runs.
+    static func closeOnExecAll() {
+        guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+        for fd in fds.compactMap({ Int32($0) }) where fd > 2 {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
+    }
+
     /// Starts `command` in the namespace, detached (its own session), output to `log`.
     static func start(_ h: LabHost, log: String) throws {
+        closeOnExecAll()
         guard let command = h.command, let ip = which("ip"), let setsid = which("setsid") else { return }
         let status = try spawn(setsid, ["-f", ip, "netns", "exec", h.netns] + command, output: log)
         guard status == 0 else { throw OperatorError("cannot start \(h.name) in \(h.netns) (exit \(status)); see \(log)") }

@@ -111,6 +111,27 @@ import Topology
         }
     }
 
+    /// Two directors, active-active: both in NS, both with glue, either one's name answered with
+    /// its address; one outside the zone is named without glue.
+    @Test func everyNameServerIsInNSWithGlue() throws {
+        let answerer = DNSAnswerer(zone: "cdn.example.test", ttl: 5, answerCount: 2, nameServers: [
+            FleetConfig.NameServer(name: "ns1", address: IPAddress("10.0.0.53")), FleetConfig.NameServer(name: "ns2", address: IPAddress("10.0.0.54")),
+            FleetConfig.NameServer(name: "ns.other.example.", address: IPAddress("192.0.2.1")),
+        ], serial: 7)
+        func ask(_ name: String, _ type: UInt16) throws -> DNSMessage {
+            try DNSMessage.parse(try #require(answerer.respond(to: Self.query(name, type), from: nil, transport: .udp, route: Self.route(edges: 2))))
+        }
+        let ns = try ask("cdn.example.test", DNSMessage.RRType.ns)
+        #expect(ns.answers.map(\.data) == [.ns(DNSName("ns1.cdn.example.test")), .ns(DNSName("ns2.cdn.example.test")), .ns(DNSName("ns.other.example"))])
+        #expect(ns.additional.map(\.data) == [.a(IPAddress("10.0.0.53")!), .a(IPAddress("10.0.0.54")!)], "glue only for names in the zone")
+        #expect(try ask("ns2.cdn.example.test", DNSMessage.RRType.a).answers.map(\.data) == [.a(IPAddress("10.0.0.54")!)])
+        let aaaa = try ask("ns2.cdn.example.test", DNSMessage.RRType.aaaa)
+        #expect(aaaa.rcode == 0 && aaaa.answers.isEmpty && aaaa.authority.first?.type == DNSMessage.RRType.soa)
+        let soa = try ask("cdn.example.test", DNSMessage.RRType.soa)
+        guard case .soa(let mname, _, let serial, _, _, _, _)? = soa.answers.first?.data else { Issue.record("no SOA"); return }
+        #expect(mname == DNSName("ns1.cdn.example.test") && serial == 7)
+    }
+
     @Test func aaaaWithoutIPv6EdgesIsNoData() throws {
         let m = try DNSMessage.parse(try #require(Self.answerer.respond(to: Self.query("cdn.example.test", DNSMessage.RRType.aaaa), from: nil, transport: .udp, route: Self.route(edges: 2))))
         #expect(m.rcode == 0 && m.answers.isEmpty && m.authority.count == 1)
