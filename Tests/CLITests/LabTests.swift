@@ -46,6 +46,8 @@ import Testing
         return Set(r.stdout.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.hasPrefix(";") })
     }
 
+    static func first(_ hosts: [Status.Host]) -> Status.Host { hosts[0] }
+
     @Test func clientsResolveTheirDataCenterFailOverAndANewEdgeServesThePushedSet() async throws {
         if let why = Self.unavailable() {
             print("LabTests: skipped: \(why)")
@@ -79,6 +81,17 @@ import Testing
                 #expect(r.stdout == "200", "\(c.name) fetches \(site): \(r.stdout) \(r.stderr)")
             }
         }
+
+        // Both directors give the same answer, in the same order, for the same client subnet.
+        let directors = roles["director"] ?? []
+        for c in clients {
+            let answers = try directors.map { d in
+                try Self.inside(c.netns, [Self.tools["dig"]!!, "+short", "+time=2", "@\(d.address)", "+subnet=\(c.address)/24", "www.\(status.zone)"]).stdout
+            }
+            #expect(answers.count == 2 && answers[0] == answers[1] && !answers[0].isEmpty, "\(c.name): \(answers)")
+        }
+        let soas = try directors.map { d in try Self.inside(Self.first(clients).netns, [Self.tools["dig"]!!, "+short", "@\(d.address)", status.zone, "SOA"]).stdout }
+        #expect(soas.count == 2 && soas[0] == soas[1] && !soas[0].isEmpty, "the same SOA serial: \(soas)")
 
         // Push to every edge, from a client's namespace (the CLI reaches the control APIs over TLS).
         let first = try #require(clients.first), second = try #require(clients.dropFirst().first)
