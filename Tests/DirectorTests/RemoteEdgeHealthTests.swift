@@ -38,6 +38,7 @@ import Topology
             zone = "cdn.remote.test"
             dns_listen = "127.0.0.1:0"
             http_listen = "127.0.0.1:0"
+            check_timeout = 3   # a TLS handshake on a loaded test machine
             """))
         #expect(fleet.allEdges.first?.controlCA == caFile)
         let director = DirectorServer(fleet: fleet)
