@@ -118,32 +118,46 @@ final class PushSync: Sendable {
     /// One pass over every peer and site.
     func round() async {
         let sites: [(name: String?, policy: SitePolicy)] = edge.sites.isEmpty ? [(nil, edge.edgeSite)] : edge.sites.map { ($0.name, $0) }
-        for peer in edge.config.pushPeers {
-            for (name, policy) in sites {
-                guard let pushes = policy.pushes, !Task.isCancelled else { continue }
-                await sync(peer: peer, site: name, policy: policy, pushes: pushes)
+        let peers = edge.config.pushPeers
+        for (name, policy) in sites {
+            guard let pushes = policy.pushes, !Task.isCancelled else { continue }
+            // Every peer's manifest at once (a peer that is down costs its timeout once, not
+            // once per peer after it), then each applied in the configured order, so what one
+            // peer gave is not fetched again from the next.
+            let manifests = await withTaskGroup(of: (Int, Manifest?).self) { group in
+                for (i, peer) in peers.enumerated() { group.addTask { (i, await self.manifest(peer: peer, site: name)) } }
+                var out = [Manifest?](repeating: nil, count: peers.count)
+                for await (i, m) in group { out[i] = m }
+                return out
+            }
+            for (peer, manifest) in zip(peers, manifests) where !Task.isCancelled {
+                if let manifest { await apply(manifest, peer: peer, site: name, policy: policy, pushes: pushes) }
             }
         }
         rounds.add(1, ordering: .relaxed)
     }
 
-    private func sync(peer: EndpointURL, site: String?, policy: SitePolicy, pushes: PushStore) async {
-        let siteQuery = site.map { "site=" + Self.encodeQuery($0) }
-        let manifestURL = peer.base + "/manifest" + (siteQuery.map { "?" + $0 } ?? "")
-        let manifest: Manifest
+    /// A peer's manifest for a site; nil (logged when it starts failing) if it cannot be read.
+    private func manifest(peer: EndpointURL, site: String?) async -> Manifest? {
+        let siteQuery = site.map { "?site=" + Self.encodeQuery($0) } ?? ""
+        let key = peer.base + " " + (site ?? "")
         do {
-            let body = try await call(manifestURL, limit: 64 << 20)
-            manifest = try JSONDecoder().decode(Manifest.self, from: Data(body.readableBytesView))
+            let body = try await call(peer.base + "/manifest" + siteQuery, limit: 64 << 20, timeout: .seconds(10))
+            let manifest = try JSONDecoder().decode(Manifest.self, from: Data(body.readableBytesView))
+            if failing.withLock({ $0.remove(key) != nil }) {
+                edge.log("push sync: peer \(peer.base)\(site.map { " for site \($0)" } ?? "") answers again", .notice)
+            }
+            return manifest
         } catch {
-            let key = peer.base + " " + (site ?? "")
             if failing.withLock({ $0.insert(key).inserted }) {
                 edge.log("push sync: cannot read the manifest of peer \(peer.base)\(site.map { " for site \($0)" } ?? ""): \(error); retrying every \(edge.config.pushSyncInterval) s (logged again when it answers)", .warning)
             }
-            return
+            return nil
         }
-        if failing.withLock({ $0.remove(peer.base + " " + (site ?? "")) != nil }) {
-            edge.log("push sync: peer \(peer.base)\(site.map { " for site \($0)" } ?? "") answers again", .notice)
-        }
+    }
+
+    private func apply(_ manifest: Manifest, peer: EndpointURL, site: String?, policy: SitePolicy, pushes: PushStore) async {
+        let siteQuery = site.map { "site=" + Self.encodeQuery($0) }
         let now = edge.clock()
         let steps = PushSyncPlan.steps(peer: manifest.objects, local: pushes.manifest(now: now), now: now, maxObjectSize: edge.config.maxPushSize)
         var copied = 0, extended = 0
@@ -192,11 +206,11 @@ final class PushSync: Sendable {
         var description: String
     }
 
-    private func call(_ url: String, limit: Int) async throws -> ByteBuffer {
+    private func call(_ url: String, limit: Int, timeout: TimeAmount = .seconds(60)) async throws -> ByteBuffer {
         var request = HTTPClientRequest(url: url)
         request.tlsConfiguration = tls
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        let response = try await client.execute(request, timeout: .seconds(60))
+        let response = try await client.execute(request, timeout: timeout)
         guard response.status == .ok else {
             throw Failure(description: "HTTP \(response.status.code)\(response.status == .unauthorized || response.status == .forbidden ? " (the peer does not take this edge's control token)" : "")")
         }

@@ -135,8 +135,9 @@ import Testing
             if served.hasPrefix("HTTP/1.1 200") { break }
             try await Task.sleep(for: .milliseconds(250))
         }
+        let log = (try? String(contentsOfFile: "\(dir.path)/logs/\(joined.name).log", encoding: .utf8)) ?? ""
         #expect(served.hasPrefix("HTTP/1.1 200") && served.lowercased().contains("cache-status: \(joined.name); hit") && served.contains("pushed"),
-                "\(served.prefix(400))")
-        #expect(Date().timeIntervalSince(start) < 10, "within seconds")
+                "\(served.prefix(400))\n\(log.suffix(2000))")
+        #expect(Date().timeIntervalSince(start) < 15, "within seconds (a loaded test machine included)")
     }
 }
