@@ -261,8 +261,8 @@ public struct FleetConfig: Sendable, Equatable {
         var r = Director()
         if let zone = try d.string("zone") {
             let labels = zone.lowercased().split(separator: ".", omittingEmptySubsequences: false)
-            guard !zone.isEmpty, labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } }) else {
-                throw d.error("zone", "'\(zone)' is not a DNS name (labels of letters, digits and '-', separated by dots)")
+            guard !zone.isEmpty, zone.utf8.count <= 240, labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") } }) else {
+                throw d.error("zone", "'\(zone)' is not a DNS name (labels of ASCII letters, digits and '-', separated by dots; 240 characters at most, so names in it fit)")
             }
             r.zone = zone.lowercased()
         }
@@ -302,7 +302,7 @@ public struct FleetConfig: Sendable, Equatable {
             try ns.rejectUnknownKeys(["name", "address"])
             let name = try ns.requiredString("name").lowercased()
             let labels = (name.hasSuffix(".") ? String(name.dropLast()) : name).split(separator: ".", omittingEmptySubsequences: false)
-            guard labels.allSatisfy({ !$0.isEmpty && $0.count <= 63 && $0.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" } }) else {
+            guard labels.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 63 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") } }) else {
                 throw ns.error("name", "'\(name)' is not a DNS name (ns1, or ns.example.net. outside the zone)")
             }
             var address: IPAddress?
@@ -310,6 +310,9 @@ public struct FleetConfig: Sendable, Equatable {
                 guard let ip = IPAddress(a) else { throw ns.error("address", "'\(a)' is not an IP address") }
                 address = ip
             }
+            // RFC 1035 §2.3.4: a name is at most 255 octets on the wire (253 characters written).
+            let full = name.hasSuffix(".") ? String(name.dropLast()) : "\(name).\(r.zone)"
+            guard full.utf8.count <= 253 else { throw ns.error("name", "'\(full)' is longer than a DNS name may be (253 characters)") }
             guard !r.nameServers.contains(where: { $0.name == name }) else { throw ns.error("name", "'\(name)' is listed twice") }
             r.nameServers.append(NameServer(name: name, address: address))
         }

@@ -72,7 +72,9 @@ import Testing
         let fixed = try FleetConfig.load(file: dir.write("d.toml", Self.fleet + "\nserial = 2026120701\n"))
         #expect(fixed.topologySerial == 2_026_120_701)
         for bad in ["serial = 0", "serial = 4294967296", "name_servers = [{ name = \"bad name\" }]", "name_servers = [{ name = \"ns1\", address = \"nowhere\" }]",
-                    "name_servers = [{ name = \"ns1\" }, { name = \"ns1\" }]"] {
+                    "name_servers = [{ name = \"ns1\" }, { name = \"ns1\" }]",
+                    "name_servers = [{ name = \"\(Array(repeating: String(repeating: "a", count: 60), count: 4).joined(separator: "."))\" }]",
+                    "name_servers = [{ name = \"ns\u{00E9}\" }]"] {
             let text = Self.fleet.replacingOccurrences(of: "name_servers = [{ name = \"ns1\", address = \"10.0.0.53\" }, { name = \"ns2\", address = \"10.0.0.54\" }, { name = \"ns.other.example.\" }]", with: bad)
             #expect(throws: ConfigError.self, "\(bad)") { _ = try FleetConfig.load(file: dir.write("e.toml", text)) }
         }
