@@ -1,3 +1,4 @@
+import Foundation
 /// The control API's wire types: what an edge's control listener sends, and what the CLI and
 /// the director read. One definition of each, shared by all three, so they cannot drift apart.
 
@@ -175,5 +176,22 @@ public struct PurgeResult: Sendable, Codable {
         self.pulled = pulled
         self.pushed = pushed
         self.soft = soft
+    }
+}
+
+/// Percent-encoding of control API targets, for every caller (the CLI, peer edges).
+public enum ControlTarget {
+    /// A pushed object's path as a URL path (`?`, `#`, `%` and `;` encoded).
+    public static func encodePath(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%;")
+        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+    }
+
+    /// A query value (`&`, `=`, `+`, `?` and `#` encoded).
+    public static func encodeQuery(_ s: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+?#")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
     }
 }

@@ -217,15 +217,6 @@ final class PushSync: Sendable {
         return try await response.body.collect(upTo: max(limit, 1))
     }
 
-    static func encodePath(_ path: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "?#%;")
-        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
-    }
-
-    static func encodeQuery(_ s: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static func encodePath(_ path: String) -> String { ControlTarget.encodePath(path) }
+    static func encodeQuery(_ s: String) -> String { ControlTarget.encodeQuery(s) }
 }

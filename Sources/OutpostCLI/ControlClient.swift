@@ -123,17 +123,8 @@ struct ControlClient: Sendable {
         return data
     }
 
-    static func encodePath(_ path: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "?#%;")
-        return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
-    }
-
-    static func encodeQuery(_ s: String) -> String {
-        var allowed = CharacterSet.urlQueryAllowed
-        allowed.remove(charactersIn: "&=+?#")
-        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
-    }
+    static func encodePath(_ path: String) -> String { ControlTarget.encodePath(path) }
+    static func encodeQuery(_ s: String) -> String { ControlTarget.encodeQuery(s) }
 }
 
 /// Which edges a command addresses: all, `--edges a,b`, or `--dc name`.
